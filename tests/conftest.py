@@ -1,0 +1,34 @@
+"""Shared test set-up.
+
+Real data is read from `$HARNESS_DATA` (CI sets it to ../shared/data); when unset, the
+`shared/data` folder beside this checkout is used, so a developer's plain `pytest` behaves like CI.
+Converted tables go to a per-session temporary cache, never to the user's ~/.cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+if not os.environ.get("HARNESS_DATA"):
+    os.environ["HARNESS_DATA"] = str(SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = Path(os.environ["HARNESS_DATA"])
+    if not (root / "cifar10").is_dir():
+        raise RuntimeError(f"real test data missing at {root}; set HARNESS_DATA to the shared data folder")
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory) -> Path:
+    cache = tmp_path_factory.mktemp("harness-cache")
+    os.environ["HARNESS_CACHE"] = str(cache)
+    return cache
