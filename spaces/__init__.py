@@ -1,0 +1,88 @@
+"""Search-space registry: one module per space, one `SpaceSpec` record per space.
+
+    >>> from spaces import get_space, list_spaces
+    >>> list_spaces()
+    ['nasbench201']
+    >>> space = get_space("nasbench201")
+    >>> net = space.build_supernet(space.options(), num_classes=10, input_size=32, alpha_transform="raw", alpha_scale=1e-3)
+
+Every space module provides the same interface (see spaces/README.md for adding one):
+`build_supernet(options, num_classes, input_size, *, alpha_transform, alpha_scale)` -> a
+`spaces._supernet.Supernet`; `derive(scores, alive) -> Genotype` (the space's own rule);
+`arch_key(genotype) -> str` and `parse_arch_key(str) -> Genotype`; `param_count(genotype, num_classes)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from spaces import nasbench201
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """What the harness needs to know about a space, beside its module's functions.
+
+    Attributes:
+        options: frozen dataclass of the space's own options (sweep key `space_options`).
+        datasets: search datasets the space can be searched on (names as in `harness.data.DATASETS`).
+        default_alpha_scale: a in alpha = a * randn when a sweep does not set `alpha_scale`.
+        alpha_in_state_dict: whether the authors registered alpha as a module parameter, so that the
+            FreeDARTS-D |W| pass over `state_dict()` also made alpha positive (NB201: yes; DARTS: no).
+            This is the default of `abs_alpha` for weight-abs variants.
+        default_normalization: input normalisation for real images ("nb201" or "darts").
+        default_benchmark: benchmark that looks its architectures up.
+        dataset_metrics: benchmark metric column per search dataset (the dataset's own test accuracy).
+        row_names: per alpha group, a name for each row (NB201: edges "1<-0", ...).
+        op_names: per alpha group, the candidate op of each column.
+    """
+
+    name: str
+    options: type
+    build_supernet: Callable
+    derive: Callable
+    arch_key: Callable
+    parse_arch_key: Callable
+    param_count: Callable
+    datasets: tuple[str, ...]
+    default_alpha_scale: float
+    alpha_in_state_dict: bool
+    default_normalization: str
+    default_benchmark: str
+    dataset_metrics: dict
+    row_names: dict
+    op_names: dict
+
+
+SPACES: dict[str, SpaceSpec] = {
+    nasbench201.NAME: SpaceSpec(
+        name=nasbench201.NAME,
+        options=nasbench201.NB201Options,
+        build_supernet=nasbench201.build_supernet,
+        derive=nasbench201.derive,
+        arch_key=nasbench201.arch_key,
+        parse_arch_key=nasbench201.parse_arch_key,
+        param_count=nasbench201.param_count,
+        datasets=("cifar10", "cifar100", "imagenet16-120"),
+        default_alpha_scale=1e-3,
+        alpha_in_state_dict=True,
+        default_normalization="nb201",
+        default_benchmark="nasbench201",
+        dataset_metrics={"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
+                         "imagenet16-120": "imagenet16_test_acc"},
+        row_names={nasbench201.GROUP: tuple(f"{i}<-{j}" for i, j in nasbench201.EDGES)},
+        op_names={nasbench201.GROUP: nasbench201.OPS},
+    ),
+}
+
+
+def list_spaces() -> list[str]:
+    return sorted(SPACES)
+
+
+def get_space(name: str) -> SpaceSpec:
+    try:
+        return SPACES[name]
+    except KeyError:
+        raise ValueError(f"unknown search space {name!r}; valid: {', '.join(list_spaces())}") from None

@@ -1,0 +1,326 @@
+"""Sweep files (YAML) -> frozen, validated dataclasses. The only module that touches raw dicts.
+
+A sweep file names the results directory, the benchmark, fixed settings and a grid; the grid's
+product is the list of cells, one FreeDARTS search each:
+
+    name: table3                 # results go to results/table3/
+    description: Table 3 of the paper
+    benchmark: nasbench201       # or "none": search only, no lookup
+    settings:                    # one value for every cell (any cell field)
+      alpha_transform: raw
+    grid:                        # a list per axis; cells = product of the axes
+      dataset: [cifar10, cifar100, imagenet16-120]
+      variant: [labels, random_labels, D]
+      mode: [oneshot, iterative]
+      seed: [0, 1, 2, 3, 4]
+
+A cell field may appear in `settings` or in `grid`, not both. Unknown keys, unknown names and
+bad values fail with `file:key`, the valid choices and the fix. Fields left unset (`None`) are
+resolved to the documented default of the space / variant in `resolve()`, and `cell_id` hashes
+the *resolved* cell, so writing a default explicitly does not create a new cell.
+
+Every ambiguity of FREEDARTS_SPEC.md is a `CellConfig` field (alpha_transform, abs_weights,
+abs_alpha, reinit_weights_each_step, tie_break, prune_pool, bn_mode, dtype, batch_size, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.data import DATASETS, NORMALIZATIONS
+from harness.errors import ConfigError, UnknownNameError
+from spaces import get_space, list_spaces
+
+VARIANTS = ("D", "labels", "random_labels")
+MODES = ("iterative", "oneshot")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "variant": VARIANTS,
+    "mode": MODES,
+    "alpha_transform": ("raw", "softmax"),
+    "tie_break": ("first", "random"),
+    "prune_pool": ("global", "per_group"),
+    "bn_mode": ("train", "eval"),
+    "dtype": ("float32", "float64"),
+    "normalization": NORMALIZATIONS,
+}
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """One FreeDARTS search. `None` = "the default for this space / variant" (see `resolve`).
+
+    Attributes:
+        space: search space (`spaces.list_spaces()`).
+        dataset: search dataset; the supernet's input size and head follow it, and its real
+            images feed the labelled variants (FREEDARTS_SPEC §1.2 item 8).
+        variant: "D" (all-ones input, |W|, loss = sum of logits), "labels" (one real batch, CE),
+            "random_labels" (same images, uniform random labels; FreeDARTS-L).
+        mode: "iterative" (one op per step over a global pool, re-scored after each prune,
+            spec §3.2) or "oneshot" (score once, per-edge argmax, spec §3.1).
+        seed: seeds weights, alpha, the image sample, random labels and random tie-breaks.
+        alpha_scale: a in alpha = a * randn (space default: 1e-3 for NB201).
+        alpha_transform: "raw" (w = alpha, authors' code, default) or "softmax" (paper text).
+        abs_weights: make every non-alpha `state_dict` entry positive before scoring
+            (default: True for D, False for the labelled variants; spec §1.2-1.3).
+        abs_alpha: make alpha positive (default: abs_weights and the space registers alpha in its
+            state_dict, as NB201's code does; spec §1.2 step 3).
+        batch_size: images per scoring batch (default: 1 for D, 64 for labelled; spec §1.3).
+        augment: random crop + flip on real images, as the authors' search loader (default True).
+        normalization: "nb201" (per-dataset NB201 mean/std) or "darts" (space default).
+        reinit_weights_each_step: redraw W before each iterative step, keeping alpha and masks
+            (Algorithm 1 line 3 read literally; default False, spec §2).
+        tie_break: "first" (row-major first minimum, default) or "random" (seeded) among equal
+            lowest scores in iterative pruning.
+        prune_pool: "global" (one pool over all groups, default) or "per_group" (each step prunes
+            the weakest op of every group that still has candidates).
+        bn_mode: "train" (batch statistics, as the code) or "eval" (running statistics).
+        dtype: "float32" (code) or "float64".
+        space_options: the space's own options (e.g. NB201 `channels`), as sorted (key, value) pairs.
+    """
+
+    space: str = "nasbench201"
+    dataset: str = "cifar10"
+    variant: str = "D"
+    mode: str = "iterative"
+    seed: int = 0
+    alpha_scale: float | None = None
+    alpha_transform: str = "raw"
+    abs_weights: bool | None = None
+    abs_alpha: bool | None = None
+    batch_size: int | None = None
+    augment: bool = True
+    normalization: str | None = None
+    reinit_weights_each_step: bool = False
+    tie_break: str = "first"
+    prune_pool: str = "global"
+    bn_mode: str = "train"
+    dtype: str = "float32"
+    space_options: tuple = ()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.space_options)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["space_options"] = dict(self.space_options)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CellConfig:
+        d = dict(d)
+        d["space_options"] = tuple(sorted(dict(d.get("space_options") or {}).items()))
+        return cls(**d)
+
+    @property
+    def cell_id(self) -> str:
+        """Stable id: hash of the resolved cell (resolve first; unresolved cells are rejected)."""
+        d = self.to_dict()
+        unresolved = [k for k, v in d.items() if v is None]
+        if unresolved:
+            raise ValueError(f"cell_id of an unresolved cell (unset: {unresolved}); call resolve() first")
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+CELL_FIELDS = tuple(f.name for f in fields(CellConfig))
+
+
+def resolve(cell: CellConfig) -> CellConfig:
+    """Fill every `None` with the documented default of the space / variant."""
+    space = get_space(cell.space)
+    abs_weights = (cell.variant == "D") if cell.abs_weights is None else cell.abs_weights
+    abs_alpha = (abs_weights and space.alpha_in_state_dict) if cell.abs_alpha is None else cell.abs_alpha
+    options = dataclasses.asdict(space.options(**cell.options))
+    return dataclasses.replace(
+        cell,
+        alpha_scale=float(space.default_alpha_scale if cell.alpha_scale is None else cell.alpha_scale),
+        abs_weights=abs_weights,
+        abs_alpha=abs_alpha,
+        batch_size=(1 if cell.variant == "D" else 64) if cell.batch_size is None else cell.batch_size,
+        normalization=cell.normalization or space.default_normalization,
+        space_options=tuple(sorted(options.items())),
+    )
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A parsed sweep file.
+
+    Attributes:
+        name: results directory name (`results/<name>/`).
+        source: the file it came from (for messages and provenance).
+        benchmark: benchmark name, or "none" to run searches without lookups.
+        benchmark_table: a converted table directory; unset = resolve from the cache / data root.
+        data_root: raw data root when $HARNESS_DATA is unset.
+        images_dir: per-dataset directory of real images overriding the data-root search.
+        max_retries: Ray retries of a cell whose worker process died.
+        cells: the expanded, resolved cells (grid order).
+    """
+
+    name: str
+    source: str
+    description: str = ""
+    benchmark: str = "nasbench201"
+    benchmark_table: str | None = None
+    data_root: str | None = None
+    images_dir: tuple = ()
+    max_retries: int = 1
+    cells: tuple[CellConfig, ...] = field(default_factory=tuple)
+    raw: dict = field(default_factory=dict, compare=False)
+
+
+_TOP_KEYS = ("name", "description", "benchmark", "benchmark_table", "data_root", "images_dir",
+             "max_retries", "settings", "grid")
+
+
+def _check_value(key: str, value: Any, where: str) -> Any:
+    """Validate one cell field's value; returns it coerced (ints for seeds, floats for scales)."""
+    if key in CHOICES:
+        if value not in CHOICES[key]:
+            raise UnknownNameError(key, value, CHOICES[key], where)
+        return value
+    if key == "space":
+        if value not in list_spaces():
+            raise UnknownNameError("space", value, list_spaces(), where)
+        return value
+    if key == "dataset":
+        if value not in DATASETS:
+            raise UnknownNameError("dataset", value, DATASETS, where)
+        return value
+    if key == "seed":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(where, f"seed must be a non-negative integer, got {value!r}")
+        return value
+    if key == "alpha_scale":
+        if value is None:
+            return None
+        try:
+            v = float(value)  # YAML reads "1e-3" (no dot) as a string
+        except (TypeError, ValueError):
+            raise ConfigError(where, f"alpha_scale must be a positive number, got {value!r}") from None
+        if not (v > 0 and math.isfinite(v)):
+            raise ConfigError(where, f"alpha_scale must be a positive finite number, got {value!r}")
+        return v
+    if key == "batch_size":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(where, f"batch_size must be a positive integer or null, got {value!r}")
+        return value
+    if key in ("abs_weights", "abs_alpha"):
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(where, f"{key} must be true, false or null (= default), got {value!r}")
+        return value
+    if key in ("augment", "reinit_weights_each_step"):
+        if not isinstance(value, bool):
+            raise ConfigError(where, f"{key} must be true or false, got {value!r}")
+        return value
+    if key == "space_options":
+        if not isinstance(value, dict):
+            raise ConfigError(where, f"space_options must be a mapping, got {value!r}")
+        return tuple(sorted(value.items()))
+    raise UnknownNameError("key", key, CELL_FIELDS, where)  # pragma: no cover - filtered earlier
+
+
+def _check_space_options(cell: CellConfig, where: str) -> None:
+    space = get_space(cell.space)
+    valid = [f.name for f in fields(space.options)]
+    for key, _ in cell.space_options:
+        if key not in valid:
+            raise UnknownNameError(f"{cell.space} space option", key, valid, where)
+    if cell.dataset not in space.datasets:
+        raise UnknownNameError(f"dataset for space {cell.space}", cell.dataset, space.datasets, where)
+
+
+def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> list[CellConfig]:
+    """The product of the grid axes over the fixed settings, resolved, in grid order."""
+    axes = list(grid.items())
+    cells, seen = [], set()
+    for combo in itertools.product(*(values for _, values in axes)):
+        values = dict(settings)
+        values.update({k: v for (k, _), v in zip(axes, combo)})
+        cell = resolve(CellConfig(**values))
+        _check_space_options(cell, where)
+        if cell.cell_id not in seen:  # duplicate grid values collapse to one cell
+            seen.add(cell.cell_id)
+            cells.append(cell)
+    return cells
+
+
+def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
+    """Validate a loaded YAML mapping into a `SweepConfig` (all errors name `source:key`)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "a sweep file must be a YAML mapping with keys: " + ", ".join(_TOP_KEYS))
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise UnknownNameError("key", key, _TOP_KEYS, source)
+    name = raw.get("name") or Path(source).stem
+    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{source}:name", f"name must be letters, digits, '-' or '_', got {name!r}")
+
+    settings = raw.get("settings") or {}
+    grid = raw.get("grid") or {}
+    for section, mapping in (("settings", settings), ("grid", grid)):
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{source}:{section}", f"{section} must be a mapping of cell fields")
+        for key in mapping:
+            if key not in CELL_FIELDS:
+                raise UnknownNameError("cell field", key, CELL_FIELDS, f"{source}:{section}")
+    overlap = sorted(set(settings) & set(grid))
+    if overlap:
+        raise ConfigError(f"{source}:grid", f"{', '.join(overlap)} set in both settings and grid; keep one")
+
+    settings = {k: _check_value(k, v, f"{source}:settings.{k}") for k, v in settings.items()}
+    checked_grid = {}
+    for key, values in grid.items():
+        where = f"{source}:grid.{key}"
+        if not isinstance(values, list) or not values:
+            raise ConfigError(where, f"a grid axis is a non-empty list, got {values!r}")
+        checked_grid[key] = [_check_value(key, v, f"{where}[{i}]") for i, v in enumerate(values)]
+
+    benchmark = raw.get("benchmark", "nasbench201")
+    from benchmarks import list_benchmarks  # local: keeps `import harness.config` light
+
+    if benchmark != "none" and benchmark not in list_benchmarks():
+        raise UnknownNameError("benchmark", benchmark, [*list_benchmarks(), "none"], f"{source}:benchmark")
+    images_dir = raw.get("images_dir") or {}
+    if not isinstance(images_dir, dict):
+        raise ConfigError(f"{source}:images_dir", "images_dir maps a dataset name to a directory")
+    for ds in images_dir:
+        if ds not in DATASETS:
+            raise UnknownNameError("dataset", ds, DATASETS, f"{source}:images_dir")
+    max_retries = raw.get("max_retries", 1)
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError(f"{source}:max_retries", f"max_retries must be a non-negative integer, got {max_retries!r}")
+
+    try:
+        cells = expand(settings, checked_grid, source)
+    except TypeError as exc:  # e.g. space_options that the space's dataclass rejects
+        raise ConfigError(source, str(exc)) from None
+    return SweepConfig(
+        name=name, source=source, description=str(raw.get("description", "")), benchmark=benchmark,
+        benchmark_table=raw.get("benchmark_table"), data_root=raw.get("data_root"),
+        images_dir=tuple(sorted(images_dir.items())), max_retries=max_retries, cells=tuple(cells), raw=raw,
+    )
+
+
+def load(path: str | Path) -> SweepConfig:
+    """Read and validate a sweep YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(str(path), "sweep file not found; pass a path such as sweeps/quickstart.yaml") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), f"not valid YAML: {' '.join(str(exc).split())}") from None
+    return parse(raw, str(path))

@@ -1,0 +1,145 @@
+"""FreeDARTS (Algorithm 1): prune a supernet at initialisation by ZEROS scores.
+
+* `oneshot` (spec §3.1, the authors' released code): score once, then the space's derivation rule
+  (NB201: per-edge argmax of S).
+* `iterative` (spec §3.2, the paper's default): repeatedly score the masked supernet and remove
+  the single weakest eligible op -- an alive op on a row (edge) that still has more than one
+  alive op -- over one global pool of all groups, until every row has one op. NB201: 30 -> 6 ops,
+  24 steps; steps 1-6 remove the zero-score `none` ops (exact ties, broken by index).
+
+    >>> net = space.build_supernet(...); zeros.prepare(net, ...)
+    >>> result = search(net, batch, space, SearchSettings(mode="iterative"))
+    >>> result.arch_key, result.n_steps, result.steps[0].pruned_op
+
+The trajectory (paper Fig. 2, spec §6) is recorded on the way: step 0 is the unpruned supernet,
+step t the state after the t-th removal, each with the argmax-alpha architecture over the alive
+ops, the removed (group, row, op, score) and the full score matrices.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from harness import zeros
+from harness.data import Batch
+from spaces import SpaceSpec
+from spaces._supernet import Supernet
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    mode: str = "iterative"
+    tie_break: str = "first"  # "first": row-major first minimum; "random": seeded choice among ties
+    prune_pool: str = "global"  # "global" or "per_group"
+    reinit_weights_each_step: bool = False
+    abs_weights: bool = True  # re-applied after a re-initialisation
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    """State after `step` removals (step 0: unpruned). `pruned_*` is None at step 0."""
+
+    step: int
+    pruned_group: str | None
+    pruned_row: int | None
+    pruned_op: int | None
+    pruned_score: float | None
+    scores: dict[str, list]  # group -> [rows][ops] ZEROS scores that chose this removal
+    alive: dict[str, list]  # group -> [rows][ops] bools after the removal
+    alpha_arch: str  # arch key of the argmax-alpha architecture over the alive ops
+    seconds: float  # wall time of this step's scoring pass
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    genotype: object
+    arch_key: str
+    final_scores: dict[str, torch.Tensor]
+    alive: dict[str, torch.Tensor]
+    steps: list[Step] = field(default_factory=list)
+    score_passes: int = 0
+    loss: float = float("nan")
+
+    @property
+    def n_steps(self) -> int:
+        return max(0, len(self.steps) - 1)
+
+
+def _as_lists(tensors: dict[str, torch.Tensor]) -> dict[str, list]:
+    return {g: t.tolist() for g, t in tensors.items()}
+
+
+def _alpha_arch(net: Supernet, space: SpaceSpec) -> str:
+    alphas = {g: a.detach() for g, a in net.alphas.items()}
+    return space.arch_key(space.derive(alphas, net.alive_masks()))
+
+
+def eligible(alive: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Alive ops on rows that still have more than one alive op (Algorithm 1 line 9)."""
+    return {g: a & (a.sum(dim=1, keepdim=True) > 1) for g, a in alive.items()}
+
+
+def _pick(scores: torch.Tensor, candidates: torch.Tensor, tie_break: str, gen: torch.Generator) -> tuple[int, int]:
+    """Row-major index (row, op) of the lowest candidate score."""
+    s = scores.masked_fill(~candidates, float("inf")).flatten()
+    lowest = torch.nonzero(s == s.min()).flatten()
+    k = int(lowest[0]) if tie_break == "first" else int(lowest[torch.randint(len(lowest), (1,), generator=gen)])
+    return divmod(k, scores.shape[1])
+
+
+def _choose(scores: dict[str, torch.Tensor], alive: dict[str, torch.Tensor], settings: SearchSettings,
+            gen: torch.Generator) -> list[tuple[str, int, int]]:
+    """The removals of one step: one over the global pool, or one per group with candidates."""
+    cands = eligible(alive)
+    groups = [g for g in scores if bool(cands[g].any())]
+    if settings.prune_pool == "per_group":
+        return [(g, *_pick(scores[g], cands[g], settings.tie_break, gen)) for g in groups]
+    # Global pool: concatenate groups row-wise so that "first" means (group order, row, op).
+    stacked = torch.cat([scores[g] for g in groups])
+    mask = torch.cat([cands[g] for g in groups])
+    row, op = _pick(stacked, mask, settings.tie_break, gen)
+    for g in groups:
+        n = scores[g].shape[0]
+        if row < n:
+            return [(g, row, op)]
+        row -= n
+    raise AssertionError("unreachable: a candidate exists")  # pragma: no cover
+
+
+def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettings) -> SearchResult:
+    """Run FreeDARTS on a prepared supernet (see `zeros.prepare`) with a fixed input batch."""
+    gen = torch.Generator().manual_seed(settings.seed)
+    t0 = time.perf_counter()
+    result = zeros.score(net, batch, step=0)
+    passes = 1
+    steps = [Step(0, None, None, None, None, _as_lists(result.scores), _as_lists(net.alive_masks()),
+                  _alpha_arch(net, space), time.perf_counter() - t0)]
+    if settings.mode == "oneshot":
+        alive = net.alive_masks()
+        genotype = space.derive(result.scores, alive)
+        return SearchResult(genotype, space.arch_key(genotype), result.scores, alive, steps, passes, result.loss)
+
+    while any(bool(c.any()) for c in eligible(net.alive_masks()).values()):
+        removals = _choose(result.scores, net.alive_masks(), settings, gen)
+        for group, row, op in removals:
+            mask = net.alive(group).clone()
+            mask[row, op] = False
+            net.set_alive(group, mask)
+        scores_used = result.scores
+        t0 = time.perf_counter()
+        if any(bool(c.any()) for c in eligible(net.alive_masks()).values()):
+            if settings.reinit_weights_each_step:
+                zeros.reinit_weights(net, abs_weights=settings.abs_weights)
+            result = zeros.score(net, batch, step=len(steps))  # re-evaluate the pruned supernet
+            passes += 1
+        for group, row, op in removals:
+            steps.append(Step(len(steps), group, row, op, float(scores_used[group][row, op]),
+                              _as_lists(scores_used), _as_lists(net.alive_masks()), _alpha_arch(net, space),
+                              time.perf_counter() - t0))
+    alive = net.alive_masks()
+    genotype = space.derive(result.scores, alive)
+    return SearchResult(genotype, space.arch_key(genotype), result.scores, alive, steps, passes, result.loss)

@@ -1,0 +1,231 @@
+"""One cell, start to finish, in the current process (no Ray): what a sweep worker runs.
+
+    >>> ctx = RunContext(sweep="demo", benchmark="nasbench201", table_dir="/path/to/table")
+    >>> row, trajectory = run_cell(resolve(CellConfig(variant="D", mode="iterative")), ctx)
+
+Per cell: seed -> input batch -> supernet (+ abs pass) -> FreeDARTS search -> arch key ->
+parameter count of the discrete network -> benchmark lookup of the final architecture and of
+every trajectory step. Any exception becomes a `failed` row whose `error` is one line; a cell
+never aborts the sweep and never yields an architecture from non-finite scores.
+
+Benchmark tables and image sets are opened once per process (`_open_table` is cached, and
+`harness.data` caches image sets), so a warm worker pays for them once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import platform
+import random
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks import get_benchmark
+from benchmarks.errors import ArchNotInBenchmarkError
+from benchmarks.paths import data_root
+from harness import __version__, freedarts, zeros
+from harness.config import CellConfig
+from harness.data import DATASETS, search_batch
+from harness.store import METRICS, STATUS_FAILED, STATUS_OK, VALID_METRICS
+from spaces import get_space
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Sweep-level settings a worker needs; plain values so Ray can ship it.
+
+    Attributes:
+        sweep: sweep name (the results directory).
+        benchmark: benchmark name, or "none".
+        table_dir: converted benchmark table, or None (then lookups are recorded as `no_table`).
+        data_root: raw data root (images), or None for `benchmarks.paths.data_root()`.
+        images_dir: per-dataset image directory overrides, as (dataset, path) pairs.
+        provenance: driver-side facts copied into every row (git sha, dirty flag).
+    """
+
+    sweep: str
+    benchmark: str = "nasbench201"
+    table_dir: str | None = None
+    data_root: str | None = None
+    images_dir: tuple = ()
+    provenance: tuple = ()
+
+
+def git_provenance(repo: Path | None = None) -> dict[str, Any]:
+    """git sha and dirty flag of the harness checkout (None when not a git checkout)."""
+    repo = repo or Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                                    capture_output=True, text=True, check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return {"git_sha": None, "git_dirty": None}
+    return {"git_sha": sha, "git_dirty": dirty}
+
+
+@functools.lru_cache(maxsize=8)
+def _open_table(benchmark: str, table_dir: str):
+    return get_benchmark(benchmark).open_table(Path(table_dir))
+
+
+def _device() -> tuple[torch.device, str]:
+    if torch.cuda.is_available():  # a worker sees only the GPU Ray assigned (CUDA_VISIBLE_DEVICES)
+        return torch.device("cuda:0"), f"cuda:0 ({torch.cuda.get_device_name(0)})"
+    return torch.device("cpu"), "cpu"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _versions() -> dict[str, Any]:
+    try:
+        import ray
+
+        ray_version = ray.__version__
+    except ImportError:  # runner works without Ray (tests, notebooks)
+        ray_version = None
+    return {"harness_version": __version__, "python_version": platform.python_version(),
+            "torch_version": torch.__version__, "numpy_version": np.__version__, "ray_version": ray_version}
+
+
+def _lookup(table, arch: str) -> dict[str, float]:
+    values = table.lookup(arch)
+    return {m: values.get(m) for m in (*METRICS, *VALID_METRICS)}
+
+
+def base_row(cell: CellConfig, ctx: RunContext, attempt: int = 1) -> dict[str, Any]:
+    """The input and provenance columns of a cell's row (outputs are added by the run)."""
+    return {
+        **{k: v for k, v in cell.to_dict().items() if k != "space_options"},
+        "cell_id": cell.cell_id, "sweep": ctx.sweep,
+        "space_options": json.dumps(cell.options, sort_keys=True),
+        "config_json": json.dumps(cell.to_dict(), sort_keys=True),
+        "benchmark": ctx.benchmark, **_versions(), **dict(ctx.provenance),
+        "host": socket.gethostname(), "attempt": attempt, "started_at": datetime.now(timezone.utc),
+    }
+
+
+def failed_row(cell: CellConfig, ctx: RunContext, error: str, attempt: int = 1) -> dict[str, Any]:
+    """A `failed` row for a cell that never reported (e.g. its worker process died)."""
+    return {**base_row(cell, ctx, attempt), "status": STATUS_FAILED, "error": error,
+            "finished_at": datetime.now(timezone.utc)}
+
+
+def run_cell(cell: CellConfig, ctx: RunContext, attempt: int = 1) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run one resolved cell; returns (cells row, trajectory rows). Never raises for a cell's own failure."""
+    device, device_name = _device()
+    row = {**base_row(cell, ctx, attempt), "device": device_name, "num_threads": torch.get_num_threads(),
+           "pid": os.getpid()}
+    trajectory: list[dict[str, Any]] = []
+    try:
+        trajectory = _search_and_lookup(cell, ctx, device, row)
+        row["status"] = STATUS_OK
+    except Exception as exc:  # a cell's failure is data, not a crash of the sweep
+        log.debug("cell %s failed", cell.cell_id, exc_info=True)
+        row.update(status=STATUS_FAILED, error=_one_line(exc))
+        trajectory = []
+    row["finished_at"] = datetime.now(timezone.utc)
+    return row, trajectory
+
+
+def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, row: dict[str, Any]) -> list[dict]:
+    space = get_space(cell.space)
+    info = DATASETS[cell.dataset]
+    _seed_everything(cell.seed)
+
+    t0 = time.perf_counter()
+    images_dir = dict(ctx.images_dir).get(cell.dataset)
+    batch = search_batch(cell.variant, cell.dataset, seed=cell.seed, batch_size=cell.batch_size,
+                         root=data_root(ctx.data_root), images_dir=Path(images_dir) if images_dir else None,
+                         augment=cell.augment, normalization=cell.normalization)
+    row["data_s"] = time.perf_counter() - t0
+    row["data_source"] = batch.source
+
+    t0 = time.perf_counter()
+    # Weights first, alpha last, from the seeded CPU RNG (as the authors' code); then move.
+    net = space.build_supernet(space.options(**cell.options), num_classes=info.num_classes, input_size=info.input_size,
+                               alpha_transform=cell.alpha_transform, alpha_scale=cell.alpha_scale)
+    zeros.prepare(net, abs_weights=cell.abs_weights, abs_alpha=cell.abs_alpha, bn_mode=cell.bn_mode, dtype=cell.dtype)
+    net.to(device)
+    batch = type(batch)(x=batch.x.to(device), labels=None if batch.labels is None else batch.labels.to(device),
+                        source=batch.source)
+    _sync(device)
+    row["build_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    settings = freedarts.SearchSettings(mode=cell.mode, tie_break=cell.tie_break, prune_pool=cell.prune_pool,
+                                        reinit_weights_each_step=cell.reinit_weights_each_step,
+                                        abs_weights=cell.abs_weights, seed=cell.seed)
+    result = freedarts.search(net, batch, space, settings)
+    _sync(device)
+    row["score_s"] = time.perf_counter() - t0
+    row["search_s"] = row["data_s"] + row["score_s"]
+    row.update(arch=result.arch_key, n_steps=result.n_steps, score_passes=result.score_passes, loss=result.loss,
+               params_m=space.param_count(result.genotype, info.num_classes, space.options(**cell.options)) / 1e6)
+
+    t0 = time.perf_counter()
+    lookup = _lookup_fn(ctx, row)
+    row.update(lookup(result.arch_key))
+    trajectory = [_trajectory_row(cell, row, space, step, lookup) for step in result.steps]
+    row["lookup_s"] = time.perf_counter() - t0
+    return trajectory
+
+
+def _lookup_fn(ctx: RunContext, row: dict[str, Any]):
+    """A function arch -> metric columns + lookup_status, recording the table's provenance in `row`."""
+    if ctx.benchmark == "none":
+        row["lookup_status"] = "skipped"
+        return lambda arch: {}
+    if ctx.table_dir is None:
+        row["lookup_status"] = "no_table"
+        return lambda arch: {}
+    table = _open_table(ctx.benchmark, ctx.table_dir)
+    row["benchmark_sha256"] = table.sha256
+    row["benchmark_source"] = str(table.metadata.get("source", ""))
+
+    def lookup(arch: str) -> dict[str, Any]:
+        try:
+            return {**_lookup(table, arch), "lookup_status": "ok"}
+        except ArchNotInBenchmarkError as exc:
+            return {"lookup_status": "not_in_table", "lookup_error": _one_line(exc)}
+
+    return lookup
+
+
+def _trajectory_row(cell: CellConfig, row: dict, space, step: freedarts.Step, lookup) -> dict[str, Any]:
+    metrics = {m: v for m, v in lookup(step.alpha_arch).items() if m in METRICS}
+    group = step.pruned_group
+    return {
+        "cell_id": row["cell_id"], "sweep": row["sweep"], "space": cell.space, "dataset": cell.dataset,
+        "variant": cell.variant, "mode": cell.mode, "seed": cell.seed, "alpha_scale": cell.alpha_scale,
+        "step": step.step, "group": group, "edge": step.pruned_row,
+        "edge_name": space.row_names[group][step.pruned_row] if group else None,
+        "op": space.op_names[group][step.pruned_op] if group else None,
+        "score": step.pruned_score, "alpha_arch": step.alpha_arch, **metrics, "step_s": step.seconds,
+        "scores_json": json.dumps(step.scores), "alive_json": json.dumps(step.alive),
+    }
