@@ -1,0 +1,91 @@
+"""Benchmark registry: one `BenchmarkSpec` per tabular NAS benchmark, looked up by name.
+
+Each benchmark module (`benchmarks/<name>.py`) converts its raw source ONCE into
+`<cache>/<name>/table.parquet` + `metadata.json` and opens that table for O(1) lookups; this file
+only lists them, so adding NB301/NB101 is one module plus one entry in `_SPECS` (see README.md).
+Importing this package does no I/O.
+
+    >>> from benchmarks import get_benchmark
+    >>> from benchmarks.paths import cache_root, data_root
+    >>> bench = get_benchmark("nasbench201")
+    >>> table_dir = bench.resolve_table(data_root(), cache_root())   # None when no data is available
+    >>> bench.open_table(table_dir).lookup("|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|")
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import nasbench201
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """What the harness needs to know about one benchmark.
+
+    Attributes:
+        name: registry key, also the table's folder name under the cache root.
+        convert: `(source, out_dir) -> out_dir`, raw source to table + metadata.
+        open_table: `(table_dir) -> table` with `lookup(arch_key) -> dict[str, float]`.
+        resolve_table: `(data_root, cache_root, configured=None) -> table_dir | None`.
+        obtain_hint: one line telling a user how to get and convert the raw data.
+        spaces: the search spaces (see `spaces.SPACES`) whose arch keys this benchmark answers.
+        description: one line for listings.
+    """
+
+    name: str
+    convert: Callable[[Path, Path], Path]
+    open_table: Callable[[Path], Any]
+    resolve_table: Callable[..., Path | None]
+    obtain_hint: str
+    spaces: tuple[str, ...]
+    description: str
+
+
+_SPECS: tuple[BenchmarkSpec, ...] = (
+    BenchmarkSpec(
+        name=nasbench201.NAME,
+        convert=nasbench201.convert,
+        open_table=nasbench201.open_table,
+        resolve_table=nasbench201.resolve_table,
+        obtain_hint=nasbench201.OBTAIN_HINT,
+        spaces=("nasbench201",),
+        description="NAS-Bench-201 / NATS-Bench tss: 15,625 cells, 200-epoch CIFAR-10/100 and ImageNet16-120 accuracies",
+    ),
+)
+
+
+def _build_registry(specs: tuple[BenchmarkSpec, ...]) -> dict[str, BenchmarkSpec]:
+    """Dict by name; a duplicate name is a programming error, so fail at import rather than shadow one."""
+    registry: dict[str, BenchmarkSpec] = {}
+    for spec in specs:
+        if spec.name in registry:
+            raise ValueError(f"benchmark {spec.name!r} is registered twice in benchmarks/__init__.py")
+        registry[spec.name] = spec
+    return registry
+
+
+BENCHMARKS: dict[str, BenchmarkSpec] = _build_registry(_SPECS)
+
+
+def list_benchmarks() -> list[str]:
+    """Registered benchmark names, sorted."""
+    return sorted(BENCHMARKS)
+
+
+def get_benchmark(name: str) -> BenchmarkSpec:
+    """The spec registered as `name`.
+
+    Raises:
+        ValueError: unknown name; the message lists the valid names and a close match.
+    """
+    try:
+        return BENCHMARKS[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list_benchmarks(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown benchmark {name!r}{hint}; valid: {', '.join(list_benchmarks())}") from None
