@@ -247,8 +247,9 @@ def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> 
     for combo in itertools.product(*(values for _, values in axes)):
         values = dict(settings)
         values.update({k: v for (k, _), v in zip(axes, combo)})
-        cell = resolve(CellConfig(**values))
+        cell = CellConfig(**values)
         _check_space_options(cell, where)
+        cell = resolve(cell)
         if cell.cell_id not in seen:  # duplicate grid values collapse to one cell
             seen.add(cell.cell_id)
             cells.append(cell)
@@ -301,10 +302,7 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError(f"{source}:max_retries", f"max_retries must be a non-negative integer, got {max_retries!r}")
 
-    try:
-        cells = expand(settings, checked_grid, source)
-    except TypeError as exc:  # e.g. space_options that the space's dataclass rejects
-        raise ConfigError(source, str(exc)) from None
+    cells = expand(settings, checked_grid, source)
     return SweepConfig(
         name=name, source=source, description=str(raw.get("description", "")), benchmark=benchmark,
         benchmark_table=raw.get("benchmark_table"), data_root=raw.get("data_root"),

@@ -54,6 +54,8 @@ class RunContext:
         data_root: raw data root (images), or None for `benchmarks.paths.data_root()`.
         images_dir: per-dataset image directory overrides, as (dataset, path) pairs.
         provenance: driver-side facts copied into every row (git sha, dirty flag).
+        kill_cells: fault injection for tests: cell ids whose worker process kills itself
+            (set from $FREEDARTS_KILL_CELLS by the driver).
     """
 
     sweep: str
@@ -62,6 +64,7 @@ class RunContext:
     data_root: str | None = None
     images_dir: tuple = ()
     provenance: tuple = ()
+    kill_cells: tuple = ()
 
 
 def git_provenance(repo: Path | None = None) -> dict[str, Any]:

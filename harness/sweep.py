@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ from harness.errors import BenchmarkError, ConfigError, HarnessError, UnknownNam
 from harness.runner import RunContext, failed_row, git_provenance, run_cell
 
 log = logging.getLogger("harness.sweep")
+KILL_ENV = "FREEDARTS_KILL_CELLS"  # fault injection (tests): comma-separated cell ids whose worker dies
 
 
 # -- planning (no Ray) ------------------------------------------------------------------------------
@@ -122,6 +124,8 @@ def _trainable(config: dict[str, Any], ctx: RunContext) -> None:
     from ray import tune
 
     cell = CellConfig.from_dict(config["cell"])
+    if cell.cell_id in ctx.kill_cells:  # fault injection: die like an OOM-killed or preempted worker
+        os.kill(os.getpid(), signal.SIGKILL)
     row, trajectory = run_cell(cell, ctx)
     tune.report({"cell_row": json.dumps(row, default=str), "trajectory": json.dumps(trajectory, default=str)})
 
@@ -197,7 +201,8 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, addre
                   f"{get_benchmark(sweep.benchmark).obtain_hint}\n")
     ctx = RunContext(sweep=sweep.name, benchmark=sweep.benchmark, table_dir=table_dir,
                      data_root=str(data_root(sweep.data_root)), images_dir=sweep.images_dir,
-                     provenance=tuple(git_provenance().items()))
+                     provenance=tuple(git_provenance().items()),
+                     kill_cells=tuple(filter(None, os.environ.get(KILL_ENV, "").split(","))))
     write_config(sweep, results_dir)
     if not cells:
         return {}

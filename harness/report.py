@@ -1,0 +1,581 @@
+"""`python -m harness.report results/<sweep>`: the paper's tables and figures from Parquet alone.
+
+    python -m harness.report results/table3                          # -> results/table3/report/
+    python -m harness.report results/table3 --out /tmp/report
+    python -m harness.report results/table3 --columns-from cifar10   # the authors' notebook setting
+
+Reads the cells and trajectory tables of one sweep (`harness.store` readers; no Ray, no torch, no
+search code) and writes into `<results>/report/`:
+
+    report.md            title, cell counts, then every section below, stitched
+    table3.md/.tex       paper Table 3: mean ± std over seeds, the paper's value, ours − paper
+    search_cost.md       median / mean `search_s` per (space, variant, mode), devices, paper cost
+    fig2_trajectory.png  paper Fig. 2: test accuracy of argmax-alpha after each pruning step
+
+Table 3 semantics: the cell (method, dataset column d) pools the ok cells of that variant/mode whose
+SEARCH dataset is d and reports their metric for d (FREEDARTS_SPEC §1.2 item 8). A column whose
+cells all failed says "no data" with the reasons in a footnote (never a number from another
+dataset); a column with no cells at all says "—". `--columns-from cifar10` instead fills every
+column from the cifar10-searched cells, as the authors' notebooks do, and says so in the header.
+
+Sections: each report section is a function `(cells, trajectory, out_dir, options) -> Fragment`
+registered in `SECTIONS` with a predicate on the data that says whether it applies, e.g.
+
+    @section("table2", applies=lambda cells, traj: (cells.space == "nasbench201").any())
+    def _table2(cells, trajectory, out_dir, options) -> Fragment: ...
+
+The computations behind them (`table3_stats`, `table3_markdown`, `trajectory_stats`, ...) are pure
+functions of DataFrames, so tests call them without a results directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness import store
+
+log = logging.getLogger(__name__)
+
+# Search dataset -> the looked-up metric reported in its column, and its display name.
+DATASET_METRIC = {
+    "cifar10": "cifar10_test_acc",
+    "cifar100": "cifar100_test_acc",
+    "imagenet16-120": "imagenet16_test_acc",
+}
+DATASET_LABEL = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
+TABLE_DATASETS = tuple(DATASET_METRIC)
+COLUMNS_FROM = ("own", "cifar10")
+
+
+@dataclass(frozen=True)
+class Method:
+    """A row of the paper's tables: a (variant, mode) pair and its name in the paper."""
+
+    name: str
+    variant: str
+    mode: str
+
+
+# Paper Table 3 row order ("Comparison on different scoring paradigms").
+TABLE3_METHODS = (
+    Method("one-shot FreeDARTS", "labels", "oneshot"),
+    Method("FreeDARTS", "labels", "iterative"),
+    Method("one-shot FreeDARTS-L", "random_labels", "oneshot"),
+    Method("FreeDARTS-L", "random_labels", "iterative"),
+    Method("one-shot FreeDARTS-D", "D", "oneshot"),
+    Method("FreeDARTS-D", "D", "iterative"),
+)
+METHOD_NAME = {(m.variant, m.mode): m.name for m in TABLE3_METHODS}
+
+# Source: FreeDARTS paper (shared/paper/freedarts-paper.txt), Table 3 "Comparison on different
+# scoring paradigms", NAS-Bench-201 test accuracy (%), mean ± std over the authors' seeds, in the
+# order CIFAR-10 / CIFAR-100 / ImageNet16-120. Keyed by (variant, mode).
+PAPER_TABLE3: dict[tuple[str, str], tuple[tuple[float, float], ...]] = {
+    ("labels", "oneshot"): ((92.53, 0.84), (69.27, 1.78), (43.31, 3.39)),
+    ("labels", "iterative"): ((93.04, 0.54), (70.10, 1.48), (43.55, 1.56)),
+    ("random_labels", "oneshot"): ((92.46, 0.75), (68.47, 1.77), (42.57, 2.19)),
+    ("random_labels", "iterative"): ((92.86, 0.60), (69.67, 0.87), (43.17, 1.34)),
+    ("D", "oneshot"): ((93.63, 0.06), (70.04, 0.60), (44.77, 1.81)),
+    ("D", "iterative"): ((93.64, 0.24), (71.30, 1.01), (45.62, 0.39)),
+}
+# Same table, "Optimal" row: the best test accuracy in NAS-Bench-201.
+PAPER_OPTIMAL = (94.37, 73.51, 47.31)
+# Paper search cost in seconds on one GPU (Table 2 / text: "only costs 3.6s"), FreeDARTS(-D) on NB201.
+PAPER_SEARCH_COST_S = {("nasbench201", "D", "iterative"): 3.6}
+
+# Cell inputs that identify a cell or a Table 3 group, or legitimately differ inside one (seed, dataset).
+_GROUP_KEYS = ("cell_id", "sweep", "space", "dataset", "variant", "mode", "seed", "config_json")
+# The other inputs (alpha_scale, flags, ...): a (space, variant, mode) group should hold one value of each.
+_SETTING_COLUMNS = tuple(n for n, _ in store._INPUTS if n not in _GROUP_KEYS)
+
+NOT_RUN = "—"
+NO_DATA = "no data"
+
+
+# -- small helpers ----------------------------------------------------------------------------------
+def short_error(message: object, limit: int = 100) -> str:
+    """One short reason from a one-line error: the first clause (before '; '), at most `limit` chars."""
+    text = " ".join(str(message or "unknown error").split())
+    text = text.split("; ", 1)[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fmt_diff(value: float) -> str:
+    d = round(value, 2)
+    return f"{d + 0.0:+.2f}"  # + 0.0 turns -0.0 into 0.0
+
+
+def _latex_escape(text: str) -> str:
+    repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}",
+            "<": r"\textless{}", ">": r"\textgreater{}", "—": "--", "…": r"\ldots{}", "×": r"$\times$",
+            "±": r"$\pm$"}
+    return "".join(repl.get(ch, ch) for ch in text)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", r"\|")
+
+
+# -- Table 3 ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """One table cell: the statistics of a (method, dataset column) group of cells.
+
+    status is "ok" (a number), "no data" (cells exist, none has the metric) or "not run" (no cells).
+    reasons counts the shortened errors of the group's failed cells (and of ok cells whose lookup
+    failed), so footnotes can say why numbers are missing.
+    """
+
+    method: Method
+    dataset: str
+    source_dataset: str
+    n: int = 0
+    mean: float = math.nan
+    std: float = math.nan
+    n_cells: int = 0
+    n_failed: int = 0
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def status(self) -> str:
+        if self.n_cells == 0:
+            return "not run"
+        return "ok" if self.n > 0 else NO_DATA
+
+    @property
+    def paper(self) -> tuple[float, float]:
+        return PAPER_TABLE3[(self.method.variant, self.method.mode)][TABLE_DATASETS.index(self.dataset)]
+
+    @property
+    def diff(self) -> float:
+        return self.mean - self.paper[0] if self.n > 0 else math.nan
+
+
+def _reasons(group: pd.DataFrame, metric: str) -> tuple[tuple[str, int], ...]:
+    failed = group[group["status"] != store.STATUS_OK]
+    counts = Counter(short_error(e) for e in failed["error"])
+    no_metric = group[(group["status"] == store.STATUS_OK) & group[metric].isna()]
+    for status, err in zip(no_metric["lookup_status"], no_metric["lookup_error"]):
+        counts[short_error(f"lookup {status}: {err}" if err else f"lookup {status}")] += 1
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def table3_stats(cells: pd.DataFrame, columns_from: str = "own") -> list[Entry]:
+    """Entries of Table 3 in row order (TABLE3_METHODS) then column order (TABLE_DATASETS).
+
+    Args:
+        cells: the cells table (any spaces; only nasbench201 rows are used).
+        columns_from: "own" (column d from cells searched on d) or "cifar10" (every column from
+            the cifar10-searched cells, the authors' notebook setting).
+    """
+    if columns_from not in COLUMNS_FROM:
+        raise ValueError(f"columns_from must be one of {COLUMNS_FROM}, got {columns_from!r}")
+    nb = cells[cells["space"] == "nasbench201"]
+    entries = []
+    for method in TABLE3_METHODS:
+        rows = nb[(nb["variant"] == method.variant) & (nb["mode"] == method.mode)]
+        for dataset in TABLE_DATASETS:
+            source = dataset if columns_from == "own" else "cifar10"
+            metric = DATASET_METRIC[dataset]
+            group = rows[rows["dataset"] == source]
+            values = group.loc[group["status"] == store.STATUS_OK, metric].dropna().astype(float)
+            entries.append(Entry(
+                method=method, dataset=dataset, source_dataset=source, n=len(values),
+                mean=float(values.mean()) if len(values) else math.nan,
+                std=float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                n_cells=len(group), n_failed=int((group["status"] != store.STATUS_OK).sum()),
+                reasons=_reasons(group, metric),
+            ))
+    return entries
+
+
+def _footnotes(entries: list[Entry]) -> dict[tuple[str, str], int]:
+    """Footnote number of each (method name, dataset) entry that has failures to explain."""
+    keyed = [(e.method.name, e.dataset) for e in entries if e.reasons]
+    return {k: i + 1 for i, k in enumerate(keyed)}
+
+
+def _footnote_text(e: Entry) -> str:
+    reasons = "; ".join(f"{r} (×{c})" for r, c in e.reasons)
+    cells = "cell" if e.n_cells == 1 else "cells"
+    return (f"{e.method.name} / {DATASET_LABEL[e.dataset]}: {e.n_cells - e.n} of {e.n_cells} {cells} "
+            f"without a value: {reasons}")
+
+
+def _ours(e: Entry, pm: str) -> str:
+    if e.status == "not run":
+        return NOT_RUN
+    if e.n == 0:
+        return NO_DATA
+    std = f"{pm}{e.std:.2f}" if e.n > 1 else ""
+    return f"{e.mean:.2f}{std} (n={e.n})"
+
+
+def _column_label(dataset: str, columns_from: str) -> str:
+    label = DATASET_LABEL[dataset]
+    return label if columns_from == "own" or dataset == "cifar10" else f"{label} (C10-searched)"
+
+
+def table3_title(columns_from: str) -> str:
+    base = "Table 3: NAS-Bench-201 test accuracy (%) of the scoring paradigms"
+    if columns_from == "cifar10":
+        return base + " — every column from CIFAR-10-searched architectures (authors' notebook setting)"
+    return base + " — each column from searches on that dataset"
+
+
+def table3_markdown(entries: list[Entry], columns_from: str = "own") -> str:
+    """GitHub-readable markdown: per dataset the columns ours (mean ± std, n), paper and Δ."""
+    notes = _footnotes(entries)
+    head = ["Method"]
+    for d in TABLE_DATASETS:
+        head += [f"{_column_label(d, columns_from)} ours", "paper", "Δ"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
+    for method in TABLE3_METHODS:
+        row = [method.name]
+        for e in (x for x in entries if x.method == method):
+            mark = f" [{notes[(method.name, e.dataset)]}]" if (method.name, e.dataset) in notes else ""
+            p_mean, p_std = e.paper
+            row += [_ours(e, " ± ") + mark, f"{p_mean:.2f} ± {p_std:.2f}",
+                    _fmt_diff(e.diff) if e.n else NOT_RUN]
+        lines.append("| " + " | ".join(_md_escape(c) for c in row) + " |")
+    optimal = ["Optimal"]
+    for value in PAPER_OPTIMAL:
+        optimal += ["", f"{value:.2f}", ""]
+    lines.append("| " + " | ".join(optimal) + " |")
+    out = [f"**{table3_title(columns_from)}**", "", *lines, ""]
+    out.append("ours = mean ± sample std (ddof=1) over the ok cells (n seeds); paper = the paper's Table 3; "
+               f"Δ = ours − paper; {NO_DATA} = every cell failed or has no lookup; {NOT_RUN} = not run.")
+    if notes:
+        out.append("")
+        by_key = {(e.method.name, e.dataset): e for e in entries}
+        out += [f"{i}. {_md_escape(_footnote_text(by_key[k]))}" for k, i in notes.items()]
+    return "\n".join(out) + "\n"
+
+
+def table3_latex(entries: list[Entry], columns_from: str = "own") -> str:
+    """A booktabs `tabular` (requires \\usepackage{booktabs}); footnotes as rows under the table."""
+    notes = _footnotes(entries)
+    ncol = 1 + 3 * len(TABLE_DATASETS)
+    lines = [f"% {_latex_escape(table3_title(columns_from))}",
+             r"\begin{tabular}{l" + "rrr" * len(TABLE_DATASETS) + "}", r"\toprule"]
+    lines.append(" & " + " & ".join(rf"\multicolumn{{3}}{{c}}{{{_latex_escape(_column_label(d, columns_from))}}}"
+                                    for d in TABLE_DATASETS) + r" \\")
+    lines.append(" ".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(TABLE_DATASETS))))
+    lines.append("Method & " + " & ".join(["Ours & Paper & $\\Delta$"] * len(TABLE_DATASETS)) + r" \\")
+    lines.append(r"\midrule")
+    for method in TABLE3_METHODS:
+        row = [_latex_escape(method.name)]
+        for e in (x for x in entries if x.method == method):
+            key = (method.name, e.dataset)
+            mark = rf"\textsuperscript{{{notes[key]}}}" if key in notes else ""
+            if e.n:
+                std = rf" \pm {e.std:.2f}" if e.n > 1 else ""
+                ours = rf"${e.mean:.2f}{std}$ ($n={e.n}$)"
+            else:
+                ours = _latex_escape(_ours(e, " ± "))
+            p_mean, p_std = e.paper
+            row += [ours + mark, rf"${p_mean:.2f} \pm {p_std:.2f}$",
+                    f"${_fmt_diff(e.diff)}$" if e.n else "--"]
+        lines.append(" & ".join(row) + r" \\")
+    lines.append(r"\midrule")
+    lines.append("Optimal & " + " & ".join(f" & {v:.2f} & " for v in PAPER_OPTIMAL) + r" \\")
+    lines.append(r"\bottomrule")
+    by_key = {(e.method.name, e.dataset): e for e in entries}
+    for k, i in notes.items():
+        text = _latex_escape(_footnote_text(by_key[k]))
+        lines.append(rf"\multicolumn{{{ncol}}}{{l}}{{\footnotesize\textsuperscript{{{i}}} {text}}} \\")
+    lines.append(r"\end{tabular}")
+    return "\n".join(lines) + "\n"
+
+
+def mixed_settings(cells: pd.DataFrame) -> dict[str, list[str]]:
+    """Settings (alpha_scale, flags, ...) that differ between cells of one (space, variant, mode) group.
+
+    Table 3 pools seeds; a sweep that also varies e.g. alpha_scale would pool those too, so the
+    report names such columns instead of hiding it.
+    """
+    out: dict[str, set[str]] = {}
+    for _, group in cells.groupby(["space", "variant", "mode"], dropna=False):
+        for col in _SETTING_COLUMNS:
+            values = group[col].dropna().astype(str).unique()
+            if len(values) > 1:
+                out.setdefault(col, set()).update(values)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+# -- search cost ------------------------------------------------------------------------------------
+def search_cost(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (space, variant, mode) over ok cells: n, median and mean search_s, devices, paper cost."""
+    ok = cells[cells["status"] == store.STATUS_OK]
+    rows = []
+    for (space, variant, mode), g in ok.groupby(["space", "variant", "mode"], sort=False):
+        devices = Counter(str(d) for d in g["device"].fillna("unknown"))
+        rows.append({
+            "space": space, "method": METHOD_NAME.get((variant, mode), f"{variant}/{mode}"),
+            "variant": variant, "mode": mode, "n": len(g),
+            "median_search_s": float(g["search_s"].median()), "mean_search_s": float(g["search_s"].mean()),
+            "paper_search_s": PAPER_SEARCH_COST_S.get((space, variant, mode), math.nan),
+            "device": ", ".join(f"{d} (×{c})" for d, c in devices.most_common()),
+        })
+    order = {(m.variant, m.mode): i for i, m in enumerate(TABLE3_METHODS)}
+    rows.sort(key=lambda r: (r["space"], order.get((r["variant"], r["mode"]), len(order))))
+    return pd.DataFrame(rows, columns=["space", "method", "variant", "mode", "n", "median_search_s",
+                                       "mean_search_s", "paper_search_s", "device"])
+
+
+def search_cost_markdown(cost: pd.DataFrame) -> str:
+    lines = ["| Space | Method | n ok | median search_s | mean search_s | paper (s) | device |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for r in cost.itertuples(index=False):
+        paper = f"{r.paper_search_s:.1f}" if not math.isnan(r.paper_search_s) else ""
+        lines.append(f"| {r.space} | {r.method} | {r.n} | {r.median_search_s:.3f} | {r.mean_search_s:.3f} | "
+                     f"{paper} | {_md_escape(r.device)} |")
+    lines += ["", "search_s = data_s + score_s, the region the authors timed (no model build, no lookup); "
+              "paper = the paper's one-GPU search cost."]
+    return "\n".join(lines) + "\n"
+
+
+def counts_line(cells: pd.DataFrame) -> str:
+    """'N cells: a ok, b failed; median search_s: FreeDARTS-D 0.41 s, ...'."""
+    n_ok = int((cells["status"] == store.STATUS_OK).sum())
+    n_failed = int((cells["status"] == store.STATUS_FAILED).sum())
+    line = f"{len(cells)} cells: {n_ok} ok, {n_failed} failed"
+    cost = search_cost(cells)
+    if len(cost):
+        spaces = cost["space"].nunique() > 1
+        parts = [f"{(r.space + ' ') if spaces else ''}{r.method} {r.median_search_s:.2f} s"
+                 for r in cost.itertuples(index=False)]
+        line += "; median search_s: " + ", ".join(parts)
+    return line
+
+
+def failure_reasons(cells: pd.DataFrame) -> pd.DataFrame:
+    """Distinct shortened errors of the failed cells, with counts and the search datasets they hit."""
+    failed = cells[cells["status"] == store.STATUS_FAILED]
+    rows = []
+    for reason, g in failed.assign(reason=failed["error"].map(short_error)).groupby("reason", sort=False):
+        rows.append({"reason": reason, "n": len(g), "datasets": ", ".join(sorted(g["dataset"].astype(str).unique())),
+                     "example": " ".join(str(g["error"].iloc[0]).split())})
+    out = pd.DataFrame(rows, columns=["reason", "n", "datasets", "example"])
+    return out.sort_values(["n", "reason"], ascending=[False, True], ignore_index=True)
+
+
+# -- Fig. 2 -----------------------------------------------------------------------------------------
+VARIANT_ORDER = ("D", "labels", "random_labels")
+FIG2_TITLE = "Track of test accuracy during the pruning"
+
+
+def trajectory_stats(trajectory: pd.DataFrame) -> pd.DataFrame:
+    """Mean / std (ddof=1) / n over cells of each subplot's metric, per (dataset, variant, step).
+
+    Uses iterative rows only; a search dataset appears only if its own metric has values.
+    """
+    it = trajectory[trajectory["mode"] == "iterative"]
+    parts = []
+    for dataset, metric in DATASET_METRIC.items():
+        rows = it[(it["dataset"] == dataset) & it[metric].notna()]
+        if rows.empty:
+            continue
+        g = rows.groupby(["variant", "step"])[metric].agg(["mean", "std", "count"]).reset_index()
+        parts.append(g.assign(dataset=dataset))
+    if not parts:
+        return pd.DataFrame(columns=["dataset", "variant", "step", "mean", "std", "count"])
+    return pd.concat(parts, ignore_index=True)[["dataset", "variant", "step", "mean", "std", "count"]]
+
+
+def fig2_figure(stats: pd.DataFrame):
+    """One subplot per search dataset, a line per variant (D first), mean ± std band over seeds."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    datasets = [d for d in TABLE_DATASETS if d in set(stats["dataset"])]
+    fig = Figure(figsize=(4.2 * len(datasets), 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(datasets), squeeze=False)[0]
+    variants = [v for v in VARIANT_ORDER if v in set(stats["variant"])]
+    variants += sorted(set(stats["variant"]) - set(variants))
+    for ax, dataset in zip(axes, datasets):
+        for variant in variants:
+            s = stats[(stats["dataset"] == dataset) & (stats["variant"] == variant)].sort_values("step")
+            if s.empty:
+                continue
+            n = int(s["count"].max())
+            label = f"{METHOD_NAME.get((variant, 'iterative'), variant)} (n={n})"
+            line, = ax.plot(s["step"], s["mean"], marker="o", markersize=3, label=label)
+            std = s["std"].fillna(0.0)
+            ax.fill_between(s["step"], s["mean"] - std, s["mean"] + std, color=line.get_color(), alpha=0.2)
+        ax.set_title(f"NAS-Bench-201, {DATASET_LABEL[dataset]}")
+        ax.set_xlabel("Pruning step")
+        ax.set_ylabel("Test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(FIG2_TITLE + " (FreeDARTS on NAS-Bench-201)")
+    return fig
+
+
+# -- sections ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportOptions:
+    columns_from: str = "own"
+
+
+@dataclass
+class Fragment:
+    """What a section produced: its markdown for report.md, the files it wrote, text for stdout."""
+
+    markdown: str
+    files: list[Path] = field(default_factory=list)
+    console: str = ""
+
+
+SectionFn = Callable[[pd.DataFrame, pd.DataFrame, Path, ReportOptions], Fragment]
+AppliesFn = Callable[[pd.DataFrame, pd.DataFrame], bool]
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    applies: AppliesFn
+    render: SectionFn
+
+
+SECTIONS: dict[str, Section] = {}
+
+
+def section(name: str, applies: AppliesFn):
+    """Register a report section; sections run in registration order when `applies(cells, traj)`."""
+
+    def register(fn: SectionFn) -> SectionFn:
+        if name in SECTIONS:
+            raise ValueError(f"report section {name!r} registered twice")
+        SECTIONS[name] = Section(name, applies, fn)
+        return fn
+
+    return register
+
+
+def _has_space(space: str) -> AppliesFn:
+    return lambda cells, trajectory: bool((cells["space"] == space).any())
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@section("table3", applies=_has_space("nasbench201"))
+def _table3_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    entries = table3_stats(cells, options.columns_from)
+    md = table3_markdown(entries, options.columns_from)
+    mixed = mixed_settings(cells[cells["space"] == "nasbench201"])
+    if mixed:
+        what = "; ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in mixed.items())
+        md += f"\nNote: cells of one method differ in {what}; the table pools them.\n"
+        log.warning("Table 3 pools cells with different settings: %s", what)
+    files = [_write(out_dir / "table3.md", md),
+             _write(out_dir / "table3.tex", table3_latex(entries, options.columns_from))]
+    return Fragment(f"## Table 3\n\n{md}\nLaTeX: [table3.tex](table3.tex)\n", files, console=md)
+
+
+@section("search_cost", applies=lambda cells, trajectory: bool((cells["status"] == store.STATUS_OK).any()))
+def _search_cost_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path,
+                         options: ReportOptions) -> Fragment:
+    md = search_cost_markdown(search_cost(cells))
+    return Fragment(f"## Search cost\n\n{md}", [_write(out_dir / "search_cost.md", md)])
+
+
+@section("fig2", applies=_has_space("nasbench201"))
+def _fig2_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    stats = trajectory_stats(trajectory[trajectory["space"] == "nasbench201"])
+    if stats.empty:
+        log.warning("Fig. 2 skipped: no iterative trajectory rows with looked-up metrics in this sweep")
+        return Fragment("## Fig. 2\n\nSkipped: no iterative trajectory with looked-up metrics in this sweep.\n")
+    path = out_dir / "fig2_trajectory.png"
+    fig2_figure(stats).savefig(path, dpi=150)
+    md = (f"## Fig. 2: {FIG2_TITLE}\n\n![{FIG2_TITLE}](fig2_trajectory.png)\n\n"
+          "Test accuracy of the argmax-alpha architecture after each pruning step of iterative FreeDARTS "
+          "(step 0 = unpruned supernet), mean ± std over seeds; each subplot uses its search dataset's metric.\n")
+    return Fragment(md, [path])
+
+
+@section("failures", applies=lambda cells, trajectory: bool((cells["status"] == store.STATUS_FAILED).any()))
+def _failures_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    lines = ["## Failed cells", "", "| Reason | Cells | Search datasets | Example |", "|---|---:|---|---|"]
+    for r in failure_reasons(cells).itertuples(index=False):
+        lines.append(f"| {_md_escape(r.reason)} | {r.n} | {r.datasets} | {_md_escape(r.example)} |")
+    return Fragment("\n".join(lines) + "\n")
+
+
+# -- driver -----------------------------------------------------------------------------------------
+class NoResultsError(FileNotFoundError):
+    """The results directory has no cells part files."""
+
+    def __init__(self, results_dir: Path) -> None:
+        super().__init__(f"no cell results in {results_dir} (no {results_dir / store.CELLS_DIR}/*.parquet); "
+                         "run `python -m harness.sweep sweeps/<sweep>.yaml` first, then report on results/<sweep>")
+
+
+def build_report(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions,
+                 title: str) -> dict[str, Fragment]:
+    """Run every applicable section, write report.md; returns the fragments by section name."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fragments = {s.name: s.render(cells, trajectory, out_dir, options)
+                 for s in SECTIONS.values() if s.applies(cells, trajectory)}
+    doc = [f"# FreeDARTS report: {title}", "", counts_line(cells), ""]
+    doc += [f.markdown for f in fragments.values()]
+    report = _write(out_dir / "report.md", "\n".join(doc))
+    fragments["report"] = Fragment("", [report])
+    return fragments
+
+
+def report(results_dir: str | Path, out_dir: str | Path | None = None, columns_from: str = "own") -> dict[str, Fragment]:
+    """Read a sweep's Parquet tables and write its report (default `<results_dir>/report/`)."""
+    results_dir = Path(results_dir)
+    if not any((results_dir / store.CELLS_DIR).glob("*.parquet")):
+        raise NoResultsError(results_dir)
+    cells = store.read_cells(results_dir)
+    trajectory = store.read_trajectory(results_dir)
+    names = sorted(cells["sweep"].dropna().unique())
+    title = ", ".join(names) if names else results_dir.name
+    out = Path(out_dir) if out_dir is not None else results_dir / "report"
+    return build_report(cells, trajectory, out, ReportOptions(columns_from=columns_from), title)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
+    parser.add_argument("results", help="a sweep's results directory, e.g. results/table3")
+    parser.add_argument("--out", default=None, help="output directory (default: RESULTS/report)")
+    parser.add_argument("--columns-from", choices=COLUMNS_FROM, default="own",
+                        help="own: each column from searches on that dataset (default); "
+                             "cifar10: every column from cifar10-searched cells (authors' notebooks)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        fragments = report(args.results, args.out, args.columns_from)
+    except NoResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for frag in fragments.values():
+        for path in frag.files:
+            print(f"wrote {path}")
+    for frag in fragments.values():
+        if frag.console:
+            print()
+            print(frag.console, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Sweep files: strict parsing, helpful errors, grid expansion and stable cell ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import CellConfig, expand, load, parse, resolve
+from harness.errors import ConfigError, UnknownNameError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_table3_expands_to_90_resolved_cells():
+    sweep = load(REPO / "sweeps" / "table3.yaml")
+    assert len(sweep.cells) == 6 * 3 * 5
+    assert {c.dataset for c in sweep.cells} == {"cifar10", "cifar100", "imagenet16-120"}
+    assert len({c.cell_id for c in sweep.cells}) == 90
+    for c in sweep.cells:
+        assert None not in c.to_dict().values()
+
+
+def test_defaults_follow_space_and_variant():
+    d = resolve(CellConfig(variant="D"))
+    assert (d.abs_weights, d.abs_alpha, d.batch_size, d.alpha_scale, d.normalization) == (True, True, 1, 1e-3, "nb201")
+    lab = resolve(CellConfig(variant="labels"))
+    assert (lab.abs_weights, lab.abs_alpha, lab.batch_size) == (False, False, 64)
+    assert dict(lab.space_options) == {"channels": 16, "cells_per_stage": 5, "search_conv_bias": True}
+
+
+def test_cell_id_is_stable_and_ignores_explicit_defaults():
+    implicit = resolve(CellConfig(variant="D", seed=3))
+    explicit = resolve(CellConfig(variant="D", seed=3, alpha_scale=1e-3, abs_weights=True, batch_size=1,
+                                  space_options=(("channels", 16),)))
+    assert implicit.cell_id == explicit.cell_id
+    assert implicit.cell_id != resolve(CellConfig(variant="D", seed=4)).cell_id
+    assert len(implicit.cell_id) == 16
+    assert CellConfig.from_dict(implicit.to_dict()) == implicit
+
+
+def test_unresolved_cell_has_no_id():
+    with pytest.raises(ValueError, match="resolve"):
+        CellConfig().cell_id
+
+
+def test_adding_seeds_keeps_old_ids():
+    old = {c.cell_id for c in expand({}, {"seed": [0, 1]})}
+    new = {c.cell_id for c in expand({}, {"seed": [0, 1, 2]})}
+    assert old < new and len(new - old) == 1
+
+
+@pytest.mark.parametrize("raw, where, needle", [
+    ({"name": "x", "gird": {}}, "x.yaml", "unknown key 'gird' (did you mean 'grid'?)"),
+    ({"grid": {"varaint": ["D"]}}, "x.yaml:grid", "unknown cell field 'varaint' (did you mean 'variant'?)"),
+    ({"grid": {"variant": ["DD"]}}, "x.yaml:grid.variant[0]", "unknown variant 'DD' (did you mean 'D'?); valid: D, labels, random_labels"),
+    ({"grid": {"space": ["nb201"]}}, "x.yaml:grid.space[0]", "unknown space 'nb201'"),
+    ({"grid": {"dataset": ["imagenet"]}}, "x.yaml:grid.dataset[0]", "unknown dataset 'imagenet'"),
+    ({"settings": {"mode": "one-shot"}}, "x.yaml:settings.mode", "valid: iterative, oneshot"),
+    ({"grid": {"seed": [-1]}}, "x.yaml:grid.seed[0]", "non-negative integer"),
+    ({"grid": {"alpha_scale": ["big"]}}, "x.yaml:grid.alpha_scale[0]", "positive number"),
+    ({"grid": {"alpha_scale": [0]}}, "x.yaml:grid.alpha_scale[0]", "positive finite"),
+    ({"grid": {"seed": 3}}, "x.yaml:grid.seed", "non-empty list"),
+    ({"settings": {"seed": 1}, "grid": {"seed": [1, 2]}}, "x.yaml:grid", "both settings and grid"),
+    ({"settings": {"space_options": {"chanels": 8}}}, "x.yaml", "unknown nasbench201 space option 'chanels'"),
+    ({"benchmark": "nb301"}, "x.yaml:benchmark", "unknown benchmark 'nb301'"),
+    ({"settings": {"abs_alpha": "yes"}}, "x.yaml:settings.abs_alpha", "true, false or null"),
+    ({"images_dir": {"cifar": "/x"}}, "x.yaml:images_dir", "unknown dataset 'cifar'"),
+    ({"max_retries": -1}, "x.yaml:max_retries", "non-negative integer"),
+])
+def test_bad_inputs_name_file_key_and_choices(raw, where, needle):
+    with pytest.raises(ConfigError) as err:
+        parse(raw, "x.yaml")
+    msg = str(err.value)
+    assert msg.startswith(where + ":"), msg
+    assert needle in msg
+    assert "\n" not in msg
+
+
+def test_unknown_name_error_is_a_value_error_with_choices():
+    err = UnknownNameError("variant", "x", ["D", "labels"])
+    assert isinstance(err, ValueError) and err.choices == ["D", "labels"]
+
+
+def test_scientific_notation_without_dot_is_accepted():
+    sweep = parse({"grid": {"alpha_scale": ["1e-3", 1.0e-4]}}, "x.yaml")
+    assert [c.alpha_scale for c in sweep.cells] == [1e-3, 1e-4]
+
+
+def test_missing_file_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="sweep file not found"):
+        load(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(bad)
+
+
+def test_name_defaults_to_file_stem(tmp_path):
+    f = tmp_path / "my-sweep.yaml"
+    f.write_text("grid:\n  seed: [0]\n")
+    assert load(f).name == "my-sweep"
+
+
+def test_every_shipped_sweep_file_parses():
+    for f in sorted((REPO / "sweeps").glob("*.yaml")):
+        assert load(f).cells, f

@@ -1,0 +1,58 @@
+"""Parquet results: schema, atomic per-cell parts, replacement, plain-pandas reading."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import pytest
+
+from harness import store
+
+REQUIRED = ["cell_id", "space", "dataset", "variant", "mode", "seed", "alpha_scale", "status", "error", "arch",
+            "params_m", "search_s", "cifar10_test_acc", "cifar100_test_acc", "imagenet16_test_acc"]
+
+
+def row(cell_id="c1", status="ok", **kw):
+    base = {"cell_id": cell_id, "sweep": "t", "space": "nasbench201", "dataset": "cifar10", "variant": "D",
+            "mode": "iterative", "seed": 0, "alpha_scale": 1e-3, "status": status,
+            "started_at": datetime.now(timezone.utc)}
+    return {**base, **kw}
+
+
+def test_required_columns_are_in_the_schema():
+    assert set(REQUIRED) <= set(store.CELL_COLUMNS)
+
+
+def test_round_trip_with_plain_pandas(tmp_path):
+    store.write_cell(tmp_path, row("a", arch="x", cifar10_test_acc=93.5),
+                     [{"cell_id": "a", "step": 0, "alpha_arch": "x"}, {"cell_id": "a", "step": 1, "op": "none", "score": 0.0}])
+    store.write_cell(tmp_path, row("b", status="failed", error="DataNotFoundError: nope"), [])
+    cells = pd.read_parquet(tmp_path / "cells")
+    assert sorted(cells.cell_id) == ["a", "b"]
+    assert list(cells.columns) == list(store.CELL_COLUMNS)
+    assert cells.set_index("cell_id").loc["b", "error"] == "DataNotFoundError: nope"
+    assert pd.isna(cells.set_index("cell_id").loc["b", "cifar10_test_acc"])
+    traj = pd.read_parquet(tmp_path / "trajectory")
+    assert list(traj.step) == [0, 1]
+    assert store.read_cells(tmp_path).shape == cells.shape
+
+
+def test_rewriting_a_cell_replaces_its_row_and_trajectory(tmp_path):
+    store.write_cell(tmp_path, row("a", status="ok"), [{"cell_id": "a", "step": 0}])
+    store.write_cell(tmp_path, row("a", status="failed", error="x"), [])
+    assert store.cell_statuses(tmp_path) == {"a": "failed"}
+    assert len(store.read_cells(tmp_path)) == 1
+    assert store.read_trajectory(tmp_path).empty
+    assert not list((tmp_path / "cells").glob(".tmp*"))
+
+
+def test_unknown_column_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="not in the results schema"):
+        store.write_cell(tmp_path, row("a", accuracy=1.0), [])
+
+
+def test_empty_results_dir_reads_as_empty_frames_with_columns(tmp_path):
+    assert list(store.read_cells(tmp_path).columns) == list(store.CELL_COLUMNS)
+    assert store.read_trajectory(tmp_path).empty
+    assert store.cell_statuses(tmp_path) == {}

@@ -1,0 +1,116 @@
+"""The sweep CLI end to end on a real embedded Ray: rows, resume, SIGKILL, worker death, bad inputs.
+
+These start real Ray (a few seconds each) in subprocesses, as a user's shell would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sweep(args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "harness.sweep", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=300, **kw)
+
+
+def write(tmp_path, text, name="s.yaml"):
+    f = tmp_path / name
+    f.write_text(text)
+    return f
+
+
+def test_help_documents_every_option():
+    out = sweep(["--help"]).stdout
+    for opt in ("--address", "--dry-run", "--only", "--retry-failed", "--max-concurrent", "--results", "HARNESS_DATA"):
+        assert opt in out
+
+
+def test_dry_run_lists_cells_without_running(tmp_path):
+    f = write(tmp_path, "name: dry\ngrid:\n  seed: [0, 1, 2]\n  mode: [oneshot]\n")
+    res = sweep([f, "--dry-run", "--results", tmp_path / "r", "--only", "seed=0,2"])
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 3 and "seed=0" in lines[0] and "todo" in lines[0]
+    assert lines[-1].startswith("2 cells, 2 to run")
+    assert not (tmp_path / "r" / "dry" / "cells").exists()
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("grid:\n  variant: [DD]\n", "s.yaml:grid.variant[0]: unknown variant 'DD' (did you mean 'D'?)"),
+    ("grdi:\n  seed: [0]\n", "unknown key 'grdi'"),
+    ("grid:\n  space: [darts201]\n", "unknown space 'darts201'"),
+])
+def test_bad_sweep_file_is_one_error_line_and_exit_2(tmp_path, text, needle):
+    res = sweep([write(tmp_path, text), "--results", tmp_path / "r"])
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and needle in res.stderr
+
+
+def test_missing_configured_table_is_one_error_line(tmp_path):
+    f = write(tmp_path, f"benchmark_table: {tmp_path / 'none-here'}\ngrid:\n  mode: [oneshot]\n")
+    res = sweep([f, "--results", tmp_path / "r"])
+    assert res.returncode == 2 and "no nasbench201 table at" in res.stderr and "convert" in res.stderr
+
+
+@pytest.mark.slow
+def test_run_resume_retry_and_worker_death(tmp_path):
+    f = write(tmp_path, "name: s\ngrid:\n  variant: [D, labels]\n  dataset: [cifar10, cifar100]\n"
+                        "  mode: [oneshot]\n  seed: [0]\nsettings:\n  space_options: {channels: 8}\n"
+                        "max_retries: 0\n")
+    results = tmp_path / "r"
+    ids = sweep([f, "--dry-run", "--results", results]).stdout.split()
+    kill = ids[0]  # the first cell's worker dies every time
+    res = sweep([f, "--results", results], env={"FREEDARTS_KILL_CELLS": kill})
+    assert res.returncode == 0, res.stderr
+    cells = pd.read_parquet(results / "s" / "cells").set_index("cell_id")
+    assert len(cells) == 4
+    assert cells.loc[kill, "status"] == "failed" and cells.loc[kill, "error"].startswith("WorkerDied")
+    lab100 = cells[(cells.variant == "labels") & (cells.dataset == "cifar100")].iloc[0]
+    assert lab100.status == "failed" and "cifar100 training images not found" in lab100.error
+    ok = cells[cells.status == "ok"]
+    assert len(ok) == 2 and ok.cifar10_test_acc.notna().all() and ok.imagenet16_test_acc.notna().all()
+    assert (results / "s" / "config.yaml").exists()
+    assert "cells 4/4 done, 2 failed" in res.stderr
+
+    again = sweep([f, "--results", results])
+    assert "0 to run" in again.stderr and "nothing to run" in again.stderr
+
+    retry = sweep([f, "--results", results, "--retry-failed"])
+    assert "2 to run" in retry.stderr
+    cells = pd.read_parquet(results / "s" / "cells").set_index("cell_id")
+    assert len(cells) == 4 and cells.loc[kill, "status"] == "ok"  # no kill injected this time
+
+
+@pytest.mark.slow
+def test_sigkill_midway_then_rerun_leaves_one_row_per_cell(tmp_path):
+    f = write(tmp_path, "name: k\ngrid:\n  mode: [iterative]\n  seed: [0, 1, 2, 3, 4, 5]\n"
+                        "settings:\n  space_options: {channels: 8, cells_per_stage: 3}\n")
+    results = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "harness.sweep", str(f), "--results", str(results)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cells_dir = results / "k" / "cells"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(list(cells_dir.glob("*.parquet"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(cells_dir.glob("*.parquet")))
+    assert 2 <= done_before < 6, "kill landed midway"
+
+    res = sweep([f, "--results", results])
+    assert res.returncode == 0, res.stderr
+    assert f"{6 - done_before} to run" in res.stderr
+    cells = pd.read_parquet(cells_dir)
+    assert len(cells) == 6 and cells.cell_id.is_unique and (cells.status == "ok").all()
+    traj = pd.read_parquet(results / "k" / "trajectory")
+    assert traj.groupby("cell_id").size().eq(25).all() and traj.cell_id.nunique() == 6
