@@ -14,6 +14,8 @@ product is the list of cells, one FreeDARTS search each:
       mode: [oneshot, iterative]
       seed: [0, 1, 2, 3, 4]
 
+`grid` may also be a list of such mappings: the cells are the union of their products (in order,
+duplicates once), e.g. iterative and one-shot D over five seeds plus one labelled cell.
 A cell field may appear in `settings` or in `grid`, not both. Unknown keys, unknown names and
 bad values fail with `file:key`, the valid choices and the fix. Fields left unset (`None`) are
 resolved to the documented default of the space / variant in `resolve()`, and `cell_id` hashes
@@ -256,6 +258,23 @@ def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> 
     return cells
 
 
+def _check_grid(grid: Any, settings: dict[str, Any], where: str) -> dict[str, list]:
+    if not isinstance(grid, dict):
+        raise ConfigError(where, "a grid is a mapping of cell fields to lists (or a list of such mappings)")
+    for key in grid:
+        if key not in CELL_FIELDS:
+            raise UnknownNameError("cell field", key, CELL_FIELDS, where)
+    overlap = sorted(set(settings) & set(grid))
+    if overlap:
+        raise ConfigError(where, f"{', '.join(overlap)} set in both settings and grid; keep one")
+    checked = {}
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}.{key}", f"a grid axis is a non-empty list, got {values!r}")
+        checked[key] = [_check_value(key, v, f"{where}.{key}[{i}]") for i, v in enumerate(values)]
+    return checked
+
+
 def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     """Validate a loaded YAML mapping into a `SweepConfig` (all errors name `source:key`)."""
     if not isinstance(raw, dict):
@@ -268,24 +287,23 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
         raise ConfigError(f"{source}:name", f"name must be letters, digits, '-' or '_', got {name!r}")
 
     settings = raw.get("settings") or {}
-    grid = raw.get("grid") or {}
-    for section, mapping in (("settings", settings), ("grid", grid)):
-        if not isinstance(mapping, dict):
-            raise ConfigError(f"{source}:{section}", f"{section} must be a mapping of cell fields")
-        for key in mapping:
-            if key not in CELL_FIELDS:
-                raise UnknownNameError("cell field", key, CELL_FIELDS, f"{source}:{section}")
-    overlap = sorted(set(settings) & set(grid))
-    if overlap:
-        raise ConfigError(f"{source}:grid", f"{', '.join(overlap)} set in both settings and grid; keep one")
-
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{source}:settings", "settings must be a mapping of cell fields")
+    for key in settings:
+        if key not in CELL_FIELDS:
+            raise UnknownNameError("cell field", key, CELL_FIELDS, f"{source}:settings")
     settings = {k: _check_value(k, v, f"{source}:settings.{k}") for k, v in settings.items()}
-    checked_grid = {}
-    for key, values in grid.items():
-        where = f"{source}:grid.{key}"
-        if not isinstance(values, list) or not values:
-            raise ConfigError(where, f"a grid axis is a non-empty list, got {values!r}")
-        checked_grid[key] = [_check_value(key, v, f"{where}[{i}]") for i, v in enumerate(values)]
+
+    grid = raw.get("grid") or {}
+    # A grid is one mapping of axes, or a list of them (the union of their products, in order).
+    grids = grid if isinstance(grid, list) else [grid]
+    cells, seen = [], set()
+    for i, sub in enumerate(grids):
+        where = f"{source}:grid" + (f"[{i}]" if isinstance(grid, list) else "")
+        for cell in expand(settings, _check_grid(sub, settings, where), where):
+            if cell.cell_id not in seen:
+                seen.add(cell.cell_id)
+                cells.append(cell)
 
     benchmark = raw.get("benchmark", "nasbench201")
     from benchmarks import list_benchmarks  # local: keeps `import harness.config` light
@@ -302,7 +320,6 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError(f"{source}:max_retries", f"max_retries must be a non-negative integer, got {max_retries!r}")
 
-    cells = expand(settings, checked_grid, source)
     return SweepConfig(
         name=name, source=source, description=str(raw.get("description", "")), benchmark=benchmark,
         benchmark_table=raw.get("benchmark_table"), data_root=raw.get("data_root"),

@@ -78,9 +78,9 @@ def _alpha_arch(net: Supernet, space: SpaceSpec) -> str:
     return space.arch_key(space.derive(alphas, net.alive_masks()))
 
 
-def eligible(alive: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Alive ops on rows that still have more than one alive op (Algorithm 1 line 9)."""
-    return {g: a & (a.sum(dim=1, keepdim=True) > 1) for g, a in alive.items()}
+def eligible(alive: dict[str, torch.Tensor], groups: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
+    """Alive ops on rows that still have more than one alive op (Algorithm 1 line 9), in `groups`."""
+    return {g: a & (a.sum(dim=1, keepdim=True) > 1) for g, a in alive.items() if groups is None or g in groups}
 
 
 def _pick(scores: torch.Tensor, candidates: torch.Tensor, tie_break: str, gen: torch.Generator) -> tuple[int, int]:
@@ -92,10 +92,10 @@ def _pick(scores: torch.Tensor, candidates: torch.Tensor, tie_break: str, gen: t
 
 
 def _choose(scores: dict[str, torch.Tensor], alive: dict[str, torch.Tensor], settings: SearchSettings,
-            gen: torch.Generator) -> list[tuple[str, int, int]]:
+            gen: torch.Generator, prunable: tuple[str, ...] | None = None) -> list[tuple[str, int, int]]:
     """The removals of one step: one over the global pool, or one per group with candidates."""
-    cands = eligible(alive)
-    groups = [g for g in scores if bool(cands[g].any())]
+    cands = eligible(alive, prunable)
+    groups = [g for g in scores if g in cands and bool(cands[g].any())]
     if settings.prune_pool == "per_group":
         return [(g, *_pick(scores[g], cands[g], settings.tie_break, gen)) for g in groups]
     # Global pool: concatenate groups row-wise so that "first" means (group order, row, op).
@@ -123,15 +123,20 @@ def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettin
         genotype = space.derive(result.scores, alive)
         return SearchResult(genotype, space.arch_key(genotype), result.scores, alive, steps, passes, result.loss)
 
-    while any(bool(c.any()) for c in eligible(net.alive_masks()).values()):
-        removals = _choose(result.scores, net.alive_masks(), settings, gen)
+    prunable = space.prunable_groups
+
+    def pruning_left() -> bool:
+        return any(bool(c.any()) for c in eligible(net.alive_masks(), prunable).values())
+
+    while pruning_left():
+        removals = _choose(result.scores, net.alive_masks(), settings, gen, prunable)
         for group, row, op in removals:
             mask = net.alive(group).clone()
             mask[row, op] = False
             net.set_alive(group, mask)
         scores_used = result.scores
         t0 = time.perf_counter()
-        if any(bool(c.any()) for c in eligible(net.alive_masks()).values()):
+        if pruning_left() or space.final_rescore:
             if settings.reinit_weights_each_step:
                 zeros.reinit_weights(net, abs_weights=settings.abs_weights)
             result = zeros.score(net, batch, step=len(steps))  # re-evaluate the pruned supernet

@@ -399,7 +399,7 @@ def fig2_figure(stats: pd.DataFrame):
     from matplotlib.figure import Figure
 
     datasets = [d for d in TABLE_DATASETS if d in set(stats["dataset"])]
-    fig = Figure(figsize=(4.2 * len(datasets), 3.6), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 4.2 * len(datasets)), 3.8), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(datasets), squeeze=False)[0]
     variants = [v for v in VARIANT_ORDER if v in set(stats["variant"])]
@@ -414,12 +414,12 @@ def fig2_figure(stats: pd.DataFrame):
             line, = ax.plot(s["step"], s["mean"], marker="o", markersize=3, label=label)
             std = s["std"].fillna(0.0)
             ax.fill_between(s["step"], s["mean"] - std, s["mean"] + std, color=line.get_color(), alpha=0.2)
-        ax.set_title(f"NAS-Bench-201, {DATASET_LABEL[dataset]}")
+        ax.set_title(f"searched and evaluated on {DATASET_LABEL[dataset]}", fontsize=10)
         ax.set_xlabel("Pruning step")
         ax.set_ylabel("Test accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    fig.suptitle(FIG2_TITLE + " (FreeDARTS on NAS-Bench-201)")
+    fig.suptitle(FIG2_TITLE + " (FreeDARTS, NAS-Bench-201)", fontsize=11)
     return fig
 
 

@@ -37,7 +37,10 @@ from benchmarks.paths import data_root
 from harness import __version__, freedarts, zeros
 from harness.config import CellConfig
 from harness.data import DATASETS, search_batch
-from harness.store import METRICS, STATUS_FAILED, STATUS_OK, VALID_METRICS
+from harness.store import CELL_COLUMNS, METRICS, STATUS_FAILED, STATUS_OK
+
+# Columns a benchmark's lookup must never overwrite.
+_NOT_METRICS = {"cell_id", "sweep", "space", "dataset", "variant", "mode", "seed", "status", "error", "arch"}
 from spaces import get_space
 
 log = logging.getLogger(__name__)
@@ -116,9 +119,11 @@ def _versions() -> dict[str, Any]:
             "torch_version": torch.__version__, "numpy_version": np.__version__, "ray_version": ray_version}
 
 
-def _lookup(table, arch: str) -> dict[str, float]:
+def _lookup(table, arch: str) -> dict[str, Any]:
+    """Named metric columns the schema knows, plus every returned value as JSON."""
     values = table.lookup(arch)
-    return {m: values.get(m) for m in (*METRICS, *VALID_METRICS)}
+    named = {k: v for k, v in values.items() if k in CELL_COLUMNS and k not in _NOT_METRICS}
+    return {**named, "metrics_json": json.dumps(values, sort_keys=True, default=float)}
 
 
 def base_row(cell: CellConfig, ctx: RunContext, attempt: int = 1) -> dict[str, Any]:
@@ -188,8 +193,11 @@ def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, 
     _sync(device)
     row["score_s"] = time.perf_counter() - t0
     row["search_s"] = row["data_s"] + row["score_s"]
+    options = space.options(**cell.options)
     row.update(arch=result.arch_key, n_steps=result.n_steps, score_passes=result.score_passes, loss=result.loss,
-               params_m=space.param_count(result.genotype, info.num_classes, space.options(**cell.options)) / 1e6)
+               params_m=space.param_count(result.genotype, info.num_classes, options) / 1e6)
+    if space.flops is not None:
+        row["flops_m"] = space.flops(result.genotype, info.num_classes, options) / 1e6
 
     t0 = time.perf_counter()
     lookup = _lookup_fn(ctx, row)

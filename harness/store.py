@@ -68,6 +68,7 @@ _OUTPUTS = [
     ("error", pa.string()),              # one line for failed cells, else null
     ("arch", pa.string()),               # arch key (NB201: official arch string)
     ("params_m", pa.float64()),          # params (M) of the discrete network with the search dataset's head
+    ("flops_m", pa.float64()),           # its FLOPs (M multiply-adds), where the space computes them
     ("n_steps", pa.int64()),             # pruning steps (0 for one-shot)
     ("score_passes", pa.int64()),        # ZEROS forward/backward passes
     ("loss", pa.float64()),              # loss of the final scoring pass
@@ -81,6 +82,7 @@ _OUTPUTS = [
     *[(m, pa.float64()) for m in VALID_METRICS],
     ("lookup_status", pa.string()),      # ok | no_table | not_in_table | skipped
     ("lookup_error", pa.string()),
+    ("metrics_json", pa.string()),       # every value the benchmark returned, JSON (named columns above are a subset)
 ]
 _PROVENANCE = [
     ("benchmark", pa.string()),

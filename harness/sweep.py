@@ -140,9 +140,11 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
     class ResultWriter(Callback):
         """The driver-side, only writer of the results directory."""
 
-        def on_trial_start(self, iteration, trials, trial, **info):
-            progress.running += 1
-            progress.update()
+        def on_step_end(self, iteration, trials, **info):
+            running = sum(t.status == "RUNNING" for t in trials)
+            if running != progress.running:
+                progress.running = running
+                progress.update()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if "cell_row" not in result:
@@ -152,7 +154,6 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
                 row[key] = _parse_time(row.get(key))
             store.write_cell(results_dir, row, _decode(result["trajectory"]))
             progress.done += 1
-            progress.running -= 1
             progress.failed += row["status"] == store.STATUS_FAILED
             progress.update()
 
@@ -164,7 +165,6 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
             row = failed_row(cell, ctx, f"WorkerDied: {last[-1] if last else err}")
             store.write_cell(results_dir, row, [])
             progress.done += 1
-            progress.running -= 1
             progress.failed += 1
             progress.update()
 

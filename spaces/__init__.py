@@ -36,6 +36,11 @@ class SpaceSpec:
         dataset_metrics: benchmark metric column per search dataset (the dataset's own test accuracy).
         row_names: per alpha group, a name for each row (NB201: edges "1<-0", ...).
         op_names: per alpha group, the candidate op of each column.
+        prunable_groups: groups whose ops iterative FreeDARTS removes one at a time; other groups
+            (e.g. NB1Shot1's input/output alphas) are only scored and used by `derive`. None = all.
+        final_rescore: score the fully pruned supernet once more before `derive` (DARTS: the top-2
+            incoming edges are chosen on the surviving ops' final scores, spec §3.2).
+        flops: optional `(genotype, num_classes) -> int` FLOPs (multiply-adds) of the discrete network.
     """
 
     name: str
@@ -53,6 +58,9 @@ class SpaceSpec:
     dataset_metrics: dict
     row_names: dict
     op_names: dict
+    prunable_groups: tuple[str, ...] | None = None
+    final_rescore: bool = False
+    flops: Callable | None = None
 
 
 SPACES: dict[str, SpaceSpec] = {

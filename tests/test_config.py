@@ -105,3 +105,10 @@ def test_name_defaults_to_file_stem(tmp_path):
 def test_every_shipped_sweep_file_parses():
     for f in sorted((REPO / "sweeps").glob("*.yaml")):
         assert load(f).cells, f
+
+
+def test_a_list_of_grids_is_the_union_of_their_products():
+    sweep = parse({"grid": [{"variant": ["D"], "seed": [0, 1]}, {"variant": ["labels", "D"], "seed": [0]}]}, "x.yaml")
+    assert [(c.variant, c.seed) for c in sweep.cells] == [("D", 0), ("D", 1), ("labels", 0)]
+    with pytest.raises(ConfigError, match=r"x.yaml:grid\[1\].variant\[0\]: unknown variant"):
+        parse({"grid": [{"seed": [0]}, {"variant": ["X"]}]}, "x.yaml")

@@ -61,7 +61,8 @@ def test_labelled_loss_is_cross_entropy_of_the_batch():
     gen = torch.Generator().manual_seed(0)
     batch = Batch(x=torch.randn(4, 3, 32, 32, generator=gen), labels=torch.tensor([0, 1, 2, 3]), source="test")
     res = zeros.score(net, batch)
-    logits = net(batch.x)
+    with torch.no_grad():
+        logits = net(batch.x)
     assert res.loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, batch.labels)), rel=1e-5)
 
 
@@ -186,3 +187,22 @@ def test_non_finite_scores_raise_with_a_diagnostic():
     net = make_net(scale=1e30)
     with pytest.raises(NonFiniteScoreError, match="lower alpha_scale"):
         freedarts.search(net, ones_batch(32), SPACE, freedarts.SearchSettings())
+
+
+def test_groups_outside_prunable_groups_are_only_scored():
+    import dataclasses
+
+    space = dataclasses.replace(SPACE, prunable_groups=())
+    res = freedarts.search(make_net(), ones_batch(32), space, freedarts.SearchSettings())
+    assert res.n_steps == 0 and res.score_passes == 1
+    assert res.alive["cell"].all()
+
+
+def test_final_rescore_scores_the_pruned_supernet_once_more():
+    import dataclasses
+
+    space = dataclasses.replace(SPACE, final_rescore=True)
+    res = freedarts.search(make_net(), ones_batch(32), space, freedarts.SearchSettings())
+    assert res.n_steps == 24 and res.score_passes == 25
+    dead = ~res.alive["cell"]
+    assert (res.final_scores["cell"][dead] == 0).all() and (res.final_scores["cell"][res.alive["cell"]] > 0).all()
