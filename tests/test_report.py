@@ -91,7 +91,7 @@ def test_table3_numbers_paper_and_difference(results, own):
     assert _row(md, "FreeDARTS-L") == ["—", "92.86 ± 0.60", "—", "—", "69.67 ± 0.87", "—", "—", "43.17 ± 1.34", "—"]
     assert _row(md, "Optimal") == ["", "94.37", "", "", "73.51", "", "", "47.31", ""]
     rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ")][1:]
-    assert rows == [m.name for m in report.TABLE3_METHODS] + ["Optimal"]
+    assert rows == [m.name for m in report.METHODS] + ["Optimal"]
     assert own["table3"].console == md
 
 
@@ -163,7 +163,8 @@ def test_fig2_skipped_without_trajectory(tmp_path, caplog):
 
 
 def test_sections_registry():
-    assert list(report.SECTIONS)[:3] == ["table3", "search_cost", "fig2"]
+    ordered = [s.name for s in sorted(report.SECTIONS.values(), key=lambda s: (s.order, s.name))]
+    assert ordered[:4] == ["table3", "fig2", "search_cost", "failures"]
     with pytest.raises(ValueError, match="registered twice"):
         report.section("table3", applies=lambda c, t: True)(lambda *a: None)
 
@@ -176,7 +177,7 @@ def test_mixed_settings_are_named(results):
 
 
 def test_latex_escape():
-    assert report._latex_escape("a_b 50% |x~0| ×2") == r"a\_b 50\% \textbar{}x\textasciitilde{}0\textbar{} $\times$2"
+    assert report.latex_escape("a_b 50% |x~0| ×2") == r"a\_b 50\% \textbar{}x\textasciitilde{}0\textbar{} $\times$2"
 
 
 def test_short_error():

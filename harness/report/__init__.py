@@ -1,0 +1,107 @@
+"""`python -m harness.report results/<sweep>`: the paper's tables and figures from Parquet alone.
+
+    python -m harness.report results/table3                          # -> results/table3/report/
+    python -m harness.report results/table3 --out /tmp/report
+    python -m harness.report results/table3 --columns-from cifar10   # the authors' notebook setting
+
+Reads the cells and trajectory tables of one sweep (`harness.store` readers; no Ray, no torch, no
+search code) and writes into `<results>/report/`:
+
+    report.md            title, cell counts, then every section below, stitched
+    table3.md/.tex       paper Table 3: mean ± std over seeds, the paper's value, ours − paper
+    search_cost.md       median / mean `search_s` per (space, variant, mode), devices, paper cost
+    fig2_trajectory.png  paper Fig. 2: test accuracy of argmax-alpha after each pruning step
+
+Modules: `_base` (section registry, method names, formatting), `general` (search cost, failures),
+`nb201` (Table 3, Fig. 2). A new space adds one module of sections and one import below.
+
+Sections: each report section is a function `(cells, trajectory, out_dir, options) -> Fragment`
+registered in `SECTIONS` with a predicate on the data that says whether it applies, e.g.
+
+    @section("table2", applies=has_space("nasbench201"), order=200)
+    def _table2(cells, trajectory, out_dir, options) -> Fragment: ...
+
+The computations behind them (`table3_stats`, `table3_markdown`, `trajectory_stats`, ...) are pure
+functions of DataFrames, so tests call them without a results directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from harness import store
+from harness.report import general, nb201  # noqa: F401  (registers their sections)
+from harness.report._base import *  # noqa: F401,F403  (public helpers, for notebooks and tests)
+from harness.report._base import COLUMNS_FROM, SECTIONS, Fragment, ReportOptions, write_text
+from harness.report.general import *  # noqa: F401,F403
+from harness.report.general import counts_line
+from harness.report.nb201 import *  # noqa: F401,F403
+
+log = logging.getLogger(__name__)
+
+
+class NoResultsError(FileNotFoundError):
+    """The results directory has no cells part files."""
+
+    def __init__(self, results_dir: Path) -> None:
+        super().__init__(f"no cell results in {results_dir} (no {results_dir / store.CELLS_DIR}/*.parquet); "
+                         "run `python -m harness.sweep sweeps/<sweep>.yaml` first, then report on results/<sweep>")
+
+
+def build_report(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions,
+                 title: str) -> dict[str, Fragment]:
+    """Run every applicable section, write report.md; returns the fragments by section name."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fragments = {s.name: s.render(cells, trajectory, out_dir, options)
+                 for s in sorted(SECTIONS.values(), key=lambda s: (s.order, s.name)) if s.applies(cells, trajectory)}
+    doc = [f"# FreeDARTS report: {title}", "", counts_line(cells), ""]
+    doc += [f.markdown for f in fragments.values()]
+    report = write_text(out_dir / "report.md", "\n".join(doc))
+    fragments["report"] = Fragment("", [report])
+    return fragments
+
+
+def report(results_dir: str | Path, out_dir: str | Path | None = None, columns_from: str = "own") -> dict[str, Fragment]:
+    """Read a sweep's Parquet tables and write its report (default `<results_dir>/report/`)."""
+    results_dir = Path(results_dir)
+    if not any((results_dir / store.CELLS_DIR).glob("*.parquet")):
+        raise NoResultsError(results_dir)
+    cells = store.read_cells(results_dir)
+    trajectory = store.read_trajectory(results_dir)
+    names = sorted(cells["sweep"].dropna().unique())
+    title = ", ".join(names) if names else results_dir.name
+    out = Path(out_dir) if out_dir is not None else results_dir / "report"
+    return build_report(cells, trajectory, out, ReportOptions(columns_from=columns_from), title)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
+    parser.add_argument("results", help="a sweep's results directory, e.g. results/table3")
+    parser.add_argument("--out", default=None, help="output directory (default: RESULTS/report)")
+    parser.add_argument("--columns-from", choices=COLUMNS_FROM, default="own",
+                        help="own: each column from searches on that dataset (default); "
+                             "cifar10: every column from cifar10-searched cells (authors' notebooks)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        fragments = report(args.results, args.out, args.columns_from)
+    except NoResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for frag in fragments.values():
+        for path in frag.files:
+            print(f"wrote {path}")
+    for frag in fragments.values():
+        if frag.console:
+            print()
+            print(frag.console, end="")
+    return 0
+
+
