@@ -142,16 +142,69 @@ def resolve(cell: CellConfig) -> CellConfig:
     space = get_space(cell.space)
     abs_weights = (cell.variant == "D") if cell.abs_weights is None else cell.abs_weights
     abs_alpha = (abs_weights and space.alpha_in_state_dict) if cell.abs_alpha is None else cell.abs_alpha
-    options = dataclasses.asdict(space.options(**cell.options))
+    options_obj = space.options(**cell.options)
+    options = dataclasses.asdict(options_obj)
+    default_scale = (space.default_alpha_scale if space.default_alpha_scale_for is None
+                     else space.default_alpha_scale_for(options_obj))  # e.g. DARTS preset imagenet: 5e-4
     return dataclasses.replace(
         cell,
-        alpha_scale=float(space.default_alpha_scale if cell.alpha_scale is None else cell.alpha_scale),
+        alpha_scale=float(default_scale if cell.alpha_scale is None else cell.alpha_scale),
         abs_weights=abs_weights,
         abs_alpha=abs_alpha,
         batch_size=(1 if cell.variant == "D" else 64) if cell.batch_size is None else cell.batch_size,
         normalization=cell.normalization or space.default_normalization,
         space_options=tuple(sorted(options.items())),
     )
+
+
+RESOURCE_MODES = ("timing", "throughput")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one cell asks of the cluster (sweep key `resources:`).
+
+    Attributes:
+        mode: "timing" (default): on a cluster with GPUs every cell holds one whole GPU, so its
+            search_s is a clean single-GPU cost; "throughput": cells may share a GPU
+            (`gpus_per_cell` < 1), more cells per second, search times not comparable.
+            Without GPUs every cell takes `cpus_per_cell` CPUs in both modes.
+        gpus_per_cell: GPU share of one cell in throughput mode (1, 0.5, 0.25, ...).
+        cpus_per_cell: CPUs of one cell (its torch intra-op threads on a CPU-only cluster).
+    """
+
+    mode: str = "timing"
+    gpus_per_cell: float = 1.0
+    cpus_per_cell: int = 1
+
+    def ray_resources(self, cluster_has_gpus: bool) -> dict[str, float]:
+        if not cluster_has_gpus:
+            return {"cpu": self.cpus_per_cell}
+        return {"cpu": self.cpus_per_cell, "gpu": 1.0 if self.mode == "timing" else self.gpus_per_cell}
+
+
+def _parse_resources(raw: Any, where: str) -> Resources:
+    if raw is None:
+        return Resources()
+    if not isinstance(raw, dict):
+        raise ConfigError(where, "resources is a mapping with keys mode, gpus_per_cell, cpus_per_cell")
+    valid = [f.name for f in fields(Resources)]
+    for key in raw:
+        if key not in valid:
+            raise UnknownNameError("resources key", key, valid, where)
+    res = Resources(**raw)
+    if res.mode not in RESOURCE_MODES:
+        raise UnknownNameError("resources mode", res.mode, RESOURCE_MODES, f"{where}.mode")
+    g = res.gpus_per_cell
+    if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 < g <= 1:
+        raise ConfigError(f"{where}.gpus_per_cell", f"gpus_per_cell must be in (0, 1], got {g!r}")
+    if res.mode == "timing" and g != 1:
+        raise ConfigError(f"{where}.gpus_per_cell", "timing mode gives every cell a whole GPU; "
+                                                   "set mode: throughput to share GPUs")
+    c = res.cpus_per_cell
+    if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+        raise ConfigError(f"{where}.cpus_per_cell", f"cpus_per_cell must be a positive integer, got {c!r}")
+    return res
 
 
 @dataclass(frozen=True)
@@ -166,6 +219,7 @@ class SweepConfig:
         data_root: raw data root when $HARNESS_DATA is unset.
         images_dir: per-dataset directory of real images overriding the data-root search.
         max_retries: Ray retries of a cell whose worker process died.
+        resources: what one cell asks of the cluster (see `Resources`).
         cells: the expanded, resolved cells (grid order).
     """
 
@@ -177,12 +231,13 @@ class SweepConfig:
     data_root: str | None = None
     images_dir: tuple = ()
     max_retries: int = 1
+    resources: Resources = field(default_factory=lambda: Resources())
     cells: tuple[CellConfig, ...] = field(default_factory=tuple)
     raw: dict = field(default_factory=dict, compare=False)
 
 
 _TOP_KEYS = ("name", "description", "benchmark", "benchmark_table", "data_root", "images_dir",
-             "max_retries", "settings", "grid")
+             "max_retries", "resources", "settings", "grid")
 
 
 def _check_value(key: str, value: Any, where: str) -> Any:
@@ -323,7 +378,8 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     return SweepConfig(
         name=name, source=source, description=str(raw.get("description", "")), benchmark=benchmark,
         benchmark_table=raw.get("benchmark_table"), data_root=raw.get("data_root"),
-        images_dir=tuple(sorted(images_dir.items())), max_retries=max_retries, cells=tuple(cells), raw=raw,
+        images_dir=tuple(sorted(images_dir.items())), max_retries=max_retries,
+        resources=_parse_resources(raw.get("resources"), f"{source}:resources"), cells=tuple(cells), raw=raw,
     )
 
 

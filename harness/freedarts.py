@@ -78,9 +78,20 @@ def _alpha_arch(net: Supernet, space: SpaceSpec) -> str:
     return space.arch_key(space.derive(alphas, net.alive_masks()))
 
 
-def eligible(alive: dict[str, torch.Tensor], groups: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
-    """Alive ops on rows that still have more than one alive op (Algorithm 1 line 9), in `groups`."""
-    return {g: a & (a.sum(dim=1, keepdim=True) > 1) for g, a in alive.items() if groups is None or g in groups}
+def eligible(alive: dict[str, torch.Tensor], groups: tuple[str, ...] | None = None,
+             keep: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """Alive ops on rows that still have more than one alive op (Algorithm 1 line 9), in `groups`.
+
+    `keep` (a supernet's `row_keep`, e.g. NB1Shot1 edge pruning) gives per group the number of
+    ops each row keeps instead of 1.
+    """
+    keep = keep or {}
+
+    def more(g: str, a: torch.Tensor) -> torch.Tensor:
+        k = keep[g].view(-1, 1).to(a.device) if g in keep else 1
+        return a.sum(dim=1, keepdim=True) > k
+
+    return {g: a & more(g, a) for g, a in alive.items() if groups is None or g in groups}
 
 
 def _pick(scores: torch.Tensor, candidates: torch.Tensor, tie_break: str, gen: torch.Generator) -> tuple[int, int]:
@@ -92,9 +103,10 @@ def _pick(scores: torch.Tensor, candidates: torch.Tensor, tie_break: str, gen: t
 
 
 def _choose(scores: dict[str, torch.Tensor], alive: dict[str, torch.Tensor], settings: SearchSettings,
-            gen: torch.Generator, prunable: tuple[str, ...] | None = None) -> list[tuple[str, int, int]]:
+            gen: torch.Generator, prunable: tuple[str, ...] | None = None,
+            keep: dict[str, torch.Tensor] | None = None) -> list[tuple[str, int, int]]:
     """The removals of one step: one over the global pool, or one per group with candidates."""
-    cands = eligible(alive, prunable)
+    cands = eligible(alive, prunable, keep)
     groups = [g for g in scores if g in cands and bool(cands[g].any())]
     if settings.prune_pool == "per_group":
         return [(g, *_pick(scores[g], cands[g], settings.tie_break, gen)) for g in groups]
@@ -123,13 +135,15 @@ def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettin
         genotype = space.derive(result.scores, alive)
         return SearchResult(genotype, space.arch_key(genotype), result.scores, alive, steps, passes, result.loss)
 
-    prunable = space.prunable_groups
+    # A supernet may narrow the space's pruning per its options (NB1Shot1 edge_selection="iterative").
+    prunable = getattr(net, "prunable_groups", space.prunable_groups)
+    keep = getattr(net, "row_keep", None)
 
     def pruning_left() -> bool:
-        return any(bool(c.any()) for c in eligible(net.alive_masks(), prunable).values())
+        return any(bool(c.any()) for c in eligible(net.alive_masks(), prunable, keep).values())
 
     while pruning_left():
-        removals = _choose(result.scores, net.alive_masks(), settings, gen, prunable)
+        removals = _choose(result.scores, net.alive_masks(), settings, gen, prunable, keep)
         for group, row, op in removals:
             mask = net.alive(group).clone()
             mask[row, op] = False

@@ -15,13 +15,16 @@ Benchmark tables and image sets are opened once per process (`_open_table` is ca
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import os
 import platform
 import random
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -56,9 +59,14 @@ class RunContext:
         table_dir: converted benchmark table, or None (then lookups are recorded as `no_table`).
         data_root: raw data root (images), or None for `benchmarks.paths.data_root()`.
         images_dir: per-dataset image directory overrides, as (dataset, path) pairs.
+        table_files: the table directory's files as (relative name, bytes), shipped by the driver
+            through Ray's object store so that workers on nodes without a shared file system
+            (or with a stale copy) use exactly the driver's table; empty = use `table_dir` as is.
+        table_key: content hash of `table_files` (names the worker's local copy).
         provenance: driver-side facts copied into every row (git sha, dirty flag).
-        kill_cells: fault injection for tests: cell ids whose worker process kills itself
-            (set from $FREEDARTS_KILL_CELLS by the driver).
+        faults: fault injection (tests, acceptance runs): (cell_id, times) pairs whose worker
+            process kills itself on its first `times` attempts (times 0 = every attempt).
+        fault_dir: where attempts are counted for `faults` (must be shared by the workers).
     """
 
     sweep: str
@@ -66,8 +74,11 @@ class RunContext:
     table_dir: str | None = None
     data_root: str | None = None
     images_dir: tuple = ()
+    table_files: tuple = ()
+    table_key: str = ""
     provenance: tuple = ()
-    kill_cells: tuple = ()
+    faults: tuple = ()
+    fault_dir: str | None = None
 
 
 def git_provenance(repo: Path | None = None) -> dict[str, Any]:
@@ -80,6 +91,41 @@ def git_provenance(repo: Path | None = None) -> dict[str, Any]:
     except (OSError, subprocess.CalledProcessError):
         return {"git_sha": None, "git_dirty": None}
     return {"git_sha": sha, "git_dirty": dirty}
+
+
+def pack_table(table_dir: str | None, limit_bytes: int = 256 * 2**20) -> tuple[tuple, str]:
+    """(files, content hash) of a table directory for shipping, or ((), "") if absent or too big."""
+    if table_dir is None:
+        return (), ""
+    files = sorted(p for p in Path(table_dir).rglob("*") if p.is_file())
+    if sum(p.stat().st_size for p in files) > limit_bytes:
+        log.warning("benchmark table %s is over %d MB: not shipped; every node must see it at that path",
+                    table_dir, limit_bytes // 2**20)
+        return (), ""
+    packed = tuple((str(p.relative_to(table_dir)), p.read_bytes()) for p in files)
+    digest = hashlib.sha256()
+    for name, blob in packed:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
+    return packed, digest.hexdigest()[:16]
+
+
+def local_table_dir(ctx: RunContext) -> str | None:
+    """The table directory this process reads: the shipped copy (materialised once per host)."""
+    if ctx.table_dir is None or not ctx.table_files:
+        return ctx.table_dir
+    target = Path(tempfile.gettempdir()) / "freedarts-tables" / f"{ctx.benchmark}-{ctx.table_key}"
+    if not (target / ".complete").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target.parent))
+        for name, blob in ctx.table_files:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(blob)
+        (tmp / ".complete").touch()
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another worker on this host won the race: use its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)
 
 
 @functools.lru_cache(maxsize=8)
@@ -212,10 +258,11 @@ def _lookup_fn(ctx: RunContext, row: dict[str, Any]):
     if ctx.benchmark == "none":
         row["lookup_status"] = "skipped"
         return lambda arch: {}
-    if ctx.table_dir is None:
+    table_dir = local_table_dir(ctx)
+    if table_dir is None:
         row["lookup_status"] = "no_table"
         return lambda arch: {}
-    table = _open_table(ctx.benchmark, ctx.table_dir)
+    table = _open_table(ctx.benchmark, table_dir)
     row["benchmark_sha256"] = table.sha256
     row["benchmark_source"] = str(table.metadata.get("source", ""))
 

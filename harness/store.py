@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 CELLS_DIR = "cells"
@@ -38,6 +39,17 @@ STATUS_FAILED = "failed"
 # Metric columns looked up for every found architecture (NB201 semantics: see benchmarks/nasbench201.py).
 METRICS = ("cifar10_test_acc", "cifar100_test_acc", "imagenet16_test_acc")
 VALID_METRICS = ("cifar10_valid_acc", "cifar100_valid_acc", "imagenet16_valid_acc")
+# NAS-Bench-101 lookups of NB1Shot1 cells (benchmarks/nasbench101.py): CIFAR-10 accuracy in percent at
+# 108 epochs. nb101_valid_acc / nb101_test_acc = mean over the repeats the table holds (3 in the full
+# benchmark; a partial table may hold 1 run and no test value); _r0.._r2 = each training repeat;
+# nb101_best_repeat_* = the best single repeat (paper Table 4 "Best", spec §5.2); nb101_train_time_s =
+# mean training time; nb101_params = NB101's trainable_parameters; nb101_hash = the module hash looked up.
+NB101_METRICS = (
+    "nb101_valid_acc", "nb101_test_acc",
+    "nb101_valid_acc_r0", "nb101_valid_acc_r1", "nb101_valid_acc_r2",
+    "nb101_test_acc_r0", "nb101_test_acc_r1", "nb101_test_acc_r2",
+    "nb101_best_repeat_valid_acc", "nb101_best_repeat_test_acc", "nb101_train_time_s",
+)
 
 # Inputs of the cell (harness.config.CellConfig fields, resolved).
 _INPUTS = [
@@ -80,6 +92,10 @@ _OUTPUTS = [
     ("data_source", pa.string()),        # where the input images came from ("all-ones" for D)
     *[(m, pa.float64()) for m in METRICS],
     *[(m, pa.float64()) for m in VALID_METRICS],
+    *[(m, pa.float64()) for m in NB101_METRICS],
+    ("nb101_params", pa.int64()),
+    ("nb101_n_repeats", pa.int64()),
+    ("nb101_hash", pa.string()),
     ("lookup_status", pa.string()),      # ok | no_table | not_in_table | skipped
     ("lookup_error", pa.string()),
     ("metrics_json", pa.string()),       # every value the benchmark returned, JSON (named columns above are a subset)
@@ -96,6 +112,8 @@ _PROVENANCE = [
     ("numpy_version", pa.string()),
     ("ray_version", pa.string()),
     ("device", pa.string()),             # e.g. "cpu" or "cuda:0 (NVIDIA H100)"
+    ("gpu_ids", pa.string()),            # Ray GPU ids the worker held ("" on CPU-only clusters)
+    ("node_id", pa.string()),            # Ray node that ran the cell
     ("num_threads", pa.int64()),
     ("host", pa.string()),
     ("pid", pa.int64()),
@@ -178,11 +196,12 @@ def read_trajectory(results_dir: str | Path) -> pd.DataFrame:
 
 
 def cell_statuses(results_dir: str | Path) -> dict[str, str]:
-    """cell_id -> status of every cell that has a row (what resume skips)."""
+    """cell_id -> status of every cell that has a row (what resume skips).
+
+    Reads two columns of all part files as one dataset (temporary `.tmp-*` files are ignored).
+    """
     directory = Path(results_dir) / CELLS_DIR
-    out = {}
-    for f in sorted(directory.glob("*.parquet")) if directory.is_dir() else []:
-        t = pq.read_table(f, columns=["cell_id", "status"])
-        for cid, status in zip(t.column("cell_id").to_pylist(), t.column("status").to_pylist()):
-            out[cid] = status
-    return out
+    if not directory.is_dir() or not any(directory.glob("*.parquet")):
+        return {}
+    t = ds.dataset(directory, format="parquet", schema=CELL_SCHEMA).to_table(columns=["cell_id", "status"])
+    return dict(zip(t.column("cell_id").to_pylist(), t.column("status").to_pylist()))

@@ -35,10 +35,11 @@ from benchmarks.paths import cache_root, data_root
 from harness import store
 from harness.config import CELL_FIELDS, CellConfig, SweepConfig, load
 from harness.errors import BenchmarkError, ConfigError, HarnessError, UnknownNameError
-from harness.runner import RunContext, failed_row, git_provenance, run_cell
+from harness.runner import RunContext, failed_row, git_provenance, pack_table, run_cell
 
 log = logging.getLogger("harness.sweep")
-KILL_ENV = "FREEDARTS_KILL_CELLS"  # fault injection (tests): comma-separated cell ids whose worker dies
+KILL_ENV = "FREEDARTS_KILL_CELLS"  # fault injection: 'CELL_ID[:TIMES],...' (see parse_faults)
+FAULT_DIR_ENV = "FREEDARTS_FAULT_DIR"  # where injected faults count attempts (shared by the workers)
 
 
 # -- planning (no Ray) ------------------------------------------------------------------------------
@@ -119,19 +120,44 @@ class Progress:
 
 
 # -- Ray Tune ---------------------------------------------------------------------------------------
+def parse_faults(spec: str) -> tuple[tuple[str, int], ...]:
+    """`$FREEDARTS_KILL_CELLS`: 'ID[:TIMES],...'; the cell's worker dies on its first TIMES attempts
+    (no TIMES or 0: on every attempt, so the cell ends failed after its retries)."""
+    faults = []
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        cell_id, _, times = item.partition(":")
+        faults.append((cell_id, int(times or 0)))
+    return tuple(faults)
+
+
+def _inject_fault(cell_id: str, ctx: RunContext) -> None:
+    """Kill this worker process (like an OOM kill or a preempted node) if the cell is marked."""
+    times = dict(ctx.faults).get(cell_id)
+    if times is None:
+        return
+    if times:
+        marker_dir = Path(ctx.fault_dir or Path(tempfile.gettempdir()) / f"freedarts-faults-{ctx.sweep}") / cell_id
+        marker_dir.mkdir(parents=True, exist_ok=True)
+        if len(list(marker_dir.iterdir())) >= times:
+            return
+        (marker_dir / f"{os.getpid()}-{time.time_ns()}").touch()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _trainable(config: dict[str, Any], ctx: RunContext) -> None:
-    """The Tune function trainable: one cell, rows reported back to the driver as JSON."""
+    """The Tune function trainable: one cell; its rows go back to the driver as JSON."""
+    import ray
+    import torch
     from ray import tune
 
     cell = CellConfig.from_dict(config["cell"])
-    if cell.cell_id in ctx.kill_cells:  # fault injection: die like an OOM-killed or preempted worker
-        os.kill(os.getpid(), signal.SIGKILL)
+    _inject_fault(cell.cell_id, ctx)
+    torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
     row, trajectory = run_cell(cell, ctx)
+    # Ray has set CUDA_VISIBLE_DEVICES to exactly the GPU(s) this worker holds.
+    row["gpu_ids"] = ",".join(str(g) for g in ray.get_gpu_ids())
+    row["node_id"] = ray.get_runtime_context().get_node_id()
     tune.report({"cell_row": json.dumps(row, default=str), "trajectory": json.dumps(trajectory, default=str)})
-
-
-def _decode(payload: str) -> Any:
-    return json.loads(payload)
 
 
 def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
@@ -149,20 +175,27 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if "cell_row" not in result:
                 return
-            row = _decode(result["cell_row"])
+            row = json.loads(result["cell_row"])
             for key in ("started_at", "finished_at"):
                 row[key] = _parse_time(row.get(key))
-            store.write_cell(results_dir, row, _decode(result["trajectory"]))
+            row["attempt"] = trial.num_failures + 1
+            store.write_cell(results_dir, row, json.loads(result.pop("trajectory")))
+            # Tune keeps last_result in its experiment state: keep it small (Tune allows in-place edits).
+            result.pop("cell_row")
+            result["cell_status"] = row["status"]
             progress.done += 1
             progress.failed += row["status"] == store.STATUS_FAILED
             progress.update()
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            # The worker process died (all retries used): record it; never lose the cell.
+            # The worker process or its node died on every attempt: record it; never lose the cell.
             cell = CellConfig.from_dict(trial.config["cell"])
             err = trial.get_error() or "worker died"
             last = [ln for ln in str(err).strip().splitlines() if ln.strip()]
-            row = failed_row(cell, ctx, f"WorkerDied: {last[-1] if last else err}")
+            reason = last[-1] if last else str(err)
+            attempts = trial.num_failures
+            row = failed_row(cell, ctx, f"WorkerDied: {' '.join(reason.split())} (after {attempts} attempt(s))",
+                             attempt=attempts)
             store.write_cell(results_dir, row, [])
             progress.done += 1
             progress.failed += 1
@@ -178,7 +211,10 @@ def _parse_time(value):
 
 
 def _init_ray(address: str | None) -> None:
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no per-trial CSV/JSON/TB files
+    # Our Parquet is the sweep state: Tune's per-trial loggers and frequent experiment snapshots
+    # (which dominate runs of thousands of short trials) are not needed. Users may override.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "600")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", "16")
     import ray
@@ -192,17 +228,25 @@ def _init_ray(address: str | None) -> None:
         ray.init(include_dashboard=False, **kwargs)
 
 
-def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, address: str | None = None,
-        max_concurrent: int | None = None, out=sys.stderr) -> dict[str, int]:
-    """Run `cells` on Ray Tune and write their rows; returns counts by status of this run."""
+def make_context(sweep: SweepConfig, out=sys.stderr) -> RunContext:
+    """Everything workers need, resolved on the driver (table converted and packed for shipping)."""
     table_dir = resolve_table(sweep)
     if sweep.benchmark != "none" and table_dir is None:
         out.write(f"note: no {sweep.benchmark} table found, searches run without lookups; "
                   f"{get_benchmark(sweep.benchmark).obtain_hint}\n")
-    ctx = RunContext(sweep=sweep.name, benchmark=sweep.benchmark, table_dir=table_dir,
-                     data_root=str(data_root(sweep.data_root)), images_dir=sweep.images_dir,
-                     provenance=tuple(git_provenance().items()),
-                     kill_cells=tuple(filter(None, os.environ.get(KILL_ENV, "").split(","))))
+    table_files, table_key = pack_table(table_dir)
+    return RunContext(sweep=sweep.name, benchmark=sweep.benchmark, table_dir=table_dir,
+                      table_files=table_files, table_key=table_key,
+                      data_root=str(data_root(sweep.data_root)), images_dir=sweep.images_dir,
+                      provenance=tuple(git_provenance().items()),
+                      faults=parse_faults(os.environ.get(KILL_ENV, "")),
+                      fault_dir=os.environ.get(FAULT_DIR_ENV))
+
+
+def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, address: str | None = None,
+        max_concurrent: int | None = None, out=sys.stderr) -> dict[str, int]:
+    """Run `cells` on Ray Tune and write their rows; returns counts by status of this run's cells."""
+    ctx = make_context(sweep, out)
     write_config(sweep, results_dir)
     if not cells:
         return {}
@@ -211,8 +255,7 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, addre
     import ray
     from ray import tune
 
-    gpus = ray.cluster_resources().get("GPU", 0)
-    resources = {"gpu": 1} if gpus > 0 else {"cpu": 1}
+    resources = sweep.resources.ray_resources(cluster_has_gpus=ray.cluster_resources().get("GPU", 0) > 0)
     progress = Progress(len(cells), stream=out)
     storage = tempfile.mkdtemp(prefix="freedarts-tune-")
     try:

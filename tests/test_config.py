@@ -67,6 +67,10 @@ def test_adding_seeds_keeps_old_ids():
     ({"settings": {"abs_alpha": "yes"}}, "x.yaml:settings.abs_alpha", "true, false or null"),
     ({"images_dir": {"cifar": "/x"}}, "x.yaml:images_dir", "unknown dataset 'cifar'"),
     ({"max_retries": -1}, "x.yaml:max_retries", "non-negative integer"),
+    ({"resources": {"mode": "fast"}}, "x.yaml:resources.mode", "unknown resources mode 'fast'"),
+    ({"resources": {"gpus": 1}}, "x.yaml:resources", "unknown resources key 'gpus'"),
+    ({"resources": {"mode": "timing", "gpus_per_cell": 0.5}}, "x.yaml:resources.gpus_per_cell", "whole GPU"),
+    ({"resources": {"mode": "throughput", "gpus_per_cell": 2}}, "x.yaml:resources.gpus_per_cell", "(0, 1]"),
 ])
 def test_bad_inputs_name_file_key_and_choices(raw, where, needle):
     with pytest.raises(ConfigError) as err:
@@ -112,3 +116,11 @@ def test_a_list_of_grids_is_the_union_of_their_products():
     assert [(c.variant, c.seed) for c in sweep.cells] == [("D", 0), ("D", 1), ("labels", 0)]
     with pytest.raises(ConfigError, match=r"x.yaml:grid\[1\].variant\[0\]: unknown variant"):
         parse({"grid": [{"seed": [0]}, {"variant": ["X"]}]}, "x.yaml")
+
+
+def test_resources_per_cell():
+    timing = parse({}, "x.yaml").resources
+    assert timing.ray_resources(cluster_has_gpus=True) == {"cpu": 1, "gpu": 1.0}
+    assert timing.ray_resources(cluster_has_gpus=False) == {"cpu": 1}
+    packed = parse({"resources": {"mode": "throughput", "gpus_per_cell": 0.25, "cpus_per_cell": 2}}, "x.yaml").resources
+    assert packed.ray_resources(cluster_has_gpus=True) == {"cpu": 2, "gpu": 0.25}

@@ -11,7 +11,8 @@ import torch
 from spaces import SPACES, get_space, list_spaces
 from spaces import nasbench201 as nb201
 
-TINY = {"nasbench201": {"channels": 4, "cells_per_stage": 1}}
+TINY = {"nasbench201": {"channels": 4, "cells_per_stage": 1},
+        "darts": {"preset": "cifar8", "channels": 4, "layers": 3}}
 
 
 def test_every_space_has_a_tiny_setting():
