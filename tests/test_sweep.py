@@ -114,3 +114,36 @@ def test_sigkill_midway_then_rerun_leaves_one_row_per_cell(tmp_path):
     assert len(cells) == 6 and cells.cell_id.is_unique and (cells.status == "ok").all()
     traj = pd.read_parquet(results / "k" / "trajectory")
     assert traj.groupby("cell_id").size().eq(25).all() and traj.cell_id.nunique() == 6
+
+
+def test_fresh_machine_without_table_says_once_how_to_get_it(tmp_path, monkeypatch):
+    import io
+
+    from harness.config import parse
+    from harness.sweep import make_context
+
+    monkeypatch.setenv("HARNESS_DATA", str(tmp_path / "empty-data"))
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "empty-cache"))
+    out = io.StringIO()
+    ctx = make_context(parse({"grid": {"seed": [0]}}, "x.yaml"), out=out)
+    assert ctx.table_dir is None and ctx.table_files == ()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and "NAS-Bench-201-v1_1-096897.pth" in lines[0] and "convert" in lines[0]
+
+
+def test_table_is_built_from_the_data_root_on_first_use_and_shipped(tmp_path, monkeypatch, data_root):
+    import io
+
+    from harness.config import parse
+    from harness.runner import local_table_dir
+    from harness.sweep import make_context
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    out = io.StringIO()
+    ctx = make_context(parse({"grid": {"seed": [0]}}, "x.yaml"), out=out)
+    assert out.getvalue() == ""
+    assert Path(ctx.table_dir).is_relative_to(tmp_path / "cache")
+    names = {name for name, _ in ctx.table_files}
+    assert {"table.parquet", "metadata.json"} <= names
+    local = Path(local_table_dir(ctx))  # what a worker on another node reads
+    assert local != Path(ctx.table_dir) and (local / "table.parquet").read_bytes() == (Path(ctx.table_dir) / "table.parquet").read_bytes()
