@@ -40,6 +40,7 @@ import yaml
 
 from harness.data import DATASETS, NORMALIZATIONS
 from harness.errors import ConfigError, UnknownNameError
+from harness.methods import list_methods
 from spaces import get_space, list_spaces
 
 VARIANTS = ("D", "labels", "random_labels")
@@ -87,6 +88,10 @@ class CellConfig:
         bn_mode: "train" (batch statistics, as the code) or "eval" (running statistics).
         dtype: "float32" (code) or "float64".
         space_options: the space's own options (e.g. NB201 `channels`), as sorted (key, value) pairs.
+        method: search method (`harness.methods.list_methods()`); "freedarts" by default, baselines
+            (random, zero-cost predictors, ...) share the space, the inputs and the lookups.
+        proxy: the zero-cost proxy of a proxy-based method (None: the method's default / unused).
+        n_samples: architectures a sampling method draws (None: the method's default / unused).
     """
 
     space: str = "nasbench201"
@@ -107,6 +112,9 @@ class CellConfig:
     bn_mode: str = "train"
     dtype: str = "float32"
     space_options: tuple = ()
+    method: str = "freedarts"
+    proxy: str | None = None
+    n_samples: int | None = None
 
     @property
     def options(self) -> dict[str, Any]:
@@ -125,16 +133,24 @@ class CellConfig:
 
     @property
     def cell_id(self) -> str:
-        """Stable id: hash of the resolved cell (resolve first; unresolved cells are rejected)."""
+        """Stable id: hash of the resolved cell (resolve first; unresolved cells are rejected).
+
+        Fields added after the first release are left out of the hash while they hold their
+        neutral value (`_ADDED_FIELDS`), so adding an option never renames existing cells: a
+        sweep extended after an upgrade still resumes instead of re-running everything.
+        """
         d = self.to_dict()
-        unresolved = [k for k, v in d.items() if v is None]
+        unresolved = [k for k, v in d.items() if v is None and k not in _ADDED_FIELDS]
         if unresolved:
             raise ValueError(f"cell_id of an unresolved cell (unset: {unresolved}); call resolve() first")
+        d = {k: v for k, v in d.items() if not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])}
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 CELL_FIELDS = tuple(f.name for f in fields(CellConfig))
+# Fields added after v0.1 -> their neutral value, omitted from cell_id (see CellConfig.cell_id).
+_ADDED_FIELDS: dict[str, Any] = {"method": "freedarts", "proxy": None, "n_samples": None}
 
 
 def resolve(cell: CellConfig) -> CellConfig:
@@ -245,6 +261,18 @@ def _check_value(key: str, value: Any, where: str) -> Any:
     if key in CHOICES:
         if value not in CHOICES[key]:
             raise UnknownNameError(key, value, CHOICES[key], where)
+        return value
+    if key == "method":
+        if value not in list_methods():
+            raise UnknownNameError("method", value, list_methods(), where)
+        return value
+    if key == "proxy":
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(where, f"proxy must be a name or null, got {value!r}")
+        return value
+    if key == "n_samples":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(where, f"n_samples must be a positive integer or null, got {value!r}")
         return value
     if key == "space":
         if value not in list_spaces():

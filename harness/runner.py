@@ -40,9 +40,10 @@ import torch
 from benchmarks import get_benchmark
 from benchmarks.errors import ArchNotInBenchmarkError
 from benchmarks.paths import data_root
-from harness import __version__, freedarts, zeros
+from harness import __version__, freedarts
 from harness.config import CellConfig
 from harness.data import DATASETS, search_batch
+from harness.methods import get_method
 from harness.store import CELL_COLUMNS, METRICS, STATUS_FAILED, STATUS_OK
 
 # Columns a benchmark's lookup must never overwrite.
@@ -235,24 +236,16 @@ def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, 
     row["data_s"] = time.perf_counter() - t0
     row["data_source"] = batch.source
 
-    t0 = time.perf_counter()
-    # Weights first, alpha last, from the seeded CPU RNG (as the authors' code); then move.
-    net = space.build_supernet(space.options(**cell.options), num_classes=info.num_classes, input_size=info.input_size,
-                               alpha_transform=cell.alpha_transform, alpha_scale=cell.alpha_scale)
-    zeros.prepare(net, abs_weights=cell.abs_weights, abs_alpha=cell.abs_alpha, bn_mode=cell.bn_mode, dtype=cell.dtype)
-    net.to(device)
     batch = type(batch)(x=batch.x.to(device), labels=None if batch.labels is None else batch.labels.to(device),
                         source=batch.source)
-    _sync(device)
-    row["build_s"] = time.perf_counter() - t0
-
+    method = get_method(cell.method)
     t0 = time.perf_counter()
-    settings = freedarts.SearchSettings(mode=cell.mode, tie_break=cell.tie_break, prune_pool=cell.prune_pool,
-                                        reinit_weights_each_step=cell.reinit_weights_each_step,
-                                        abs_weights=cell.abs_weights, seed=cell.seed)
-    result = freedarts.search(net, batch, space, settings)
+    outcome = method.run(cell, space, batch, device)
     _sync(device)
-    row["score_s"] = time.perf_counter() - t0
+    result = outcome.result
+    row["build_s"] = outcome.build_s
+    row.update(outcome.extra)
+    row["score_s"] = time.perf_counter() - t0 - outcome.build_s
     row["search_s"] = row["data_s"] + row["score_s"]
     options = space.options(**cell.options)
     row.update(arch=result.arch_key, n_steps=result.n_steps, score_passes=result.score_passes, loss=result.loss,
