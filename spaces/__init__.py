@@ -61,6 +61,7 @@ class SpaceSpec:
     prunable_groups: tuple[str, ...] | None = None
     final_rescore: bool = False
     flops: Callable | None = None
+    default_alpha_scale_for: Callable | None = None  # (options) -> float; overrides default_alpha_scale
 
 
 SPACES: dict[str, SpaceSpec] = {
