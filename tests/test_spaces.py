@@ -16,7 +16,7 @@ TINY = {"nasbench201": {"channels": 4, "cells_per_stage": 1},
 
 
 def test_every_space_has_a_tiny_setting():
-    assert set(TINY) == set(list_spaces())
+    assert set(list_spaces()) <= set(TINY)
 
 
 @pytest.mark.parametrize("name", list_spaces())
