@@ -20,21 +20,17 @@ CACHE_ENV = "HARNESS_CACHE"
 _DEFAULT_CACHE = Path("~/.cache/freedarts")
 
 
+def _resolve(env_var: str, configured: str | os.PathLike | None, default: Path) -> Path:
+    env = os.environ.get(env_var)
+    chosen = env or configured
+    return Path(chosen).expanduser().resolve() if chosen else default.expanduser()
+
+
 def data_root(configured: str | os.PathLike | None = None) -> Path:
     """Root of raw data sources: $HARNESS_DATA, then `configured`, then ~/.cache/freedarts/data."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    if configured:
-        return Path(configured).expanduser().resolve()
-    return (_DEFAULT_CACHE / "data").expanduser()
+    return _resolve(DATA_ENV, configured, _DEFAULT_CACHE / "data")
 
 
 def cache_root(configured: str | os.PathLike | None = None) -> Path:
     """Root of converted tables: $HARNESS_CACHE, then `configured`, then ~/.cache/freedarts."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    if configured:
-        return Path(configured).expanduser().resolve()
-    return _DEFAULT_CACHE.expanduser()
+    return _resolve(CACHE_ENV, configured, _DEFAULT_CACHE)
