@@ -44,10 +44,11 @@ from harness import __version__, freedarts
 from harness.config import CellConfig
 from harness.data import DATASETS, search_batch
 from harness.methods import get_method
-from harness.store import CELL_COLUMNS, METRICS, STATUS_FAILED, STATUS_OK
+from harness.store import CELL_COLUMNS, STATUS_FAILED, STATUS_OK, TRAJECTORY_COLUMNS
 
 # Columns a benchmark's lookup must never overwrite.
-_NOT_METRICS = {"cell_id", "sweep", "space", "dataset", "variant", "mode", "seed", "status", "error", "arch"}
+_NOT_METRICS = {"cell_id", "sweep", "space", "dataset", "variant", "mode", "seed", "alpha_scale", "status", "error",
+                "arch"}
 from spaces import get_space
 
 log = logging.getLogger(__name__)
@@ -284,7 +285,8 @@ def _lookup_fn(ctx: RunContext, row: dict[str, Any]):
 
 
 def _trajectory_row(cell: CellConfig, row: dict, space, step: freedarts.Step, lookup) -> dict[str, Any]:
-    metrics = {m: v for m, v in lookup(step.alpha_arch).items() if m in METRICS}
+    # The named metric columns the trajectory table has, and the JSON of every looked-up value.
+    metrics = {m: v for m, v in lookup(step.alpha_arch).items() if m in TRAJECTORY_COLUMNS}
     group = step.pruned_group
     return {
         "cell_id": row["cell_id"], "sweep": row["sweep"], "space": cell.space, "dataset": cell.dataset,

@@ -152,6 +152,7 @@ TRAJECTORY_SCHEMA = pa.schema([
     ("score", pa.float64()),             # its ZEROS score when removed
     ("alpha_arch", pa.string()),         # argmax-alpha architecture over the alive ops after the step
     *[(m, pa.float64()) for m in METRICS],
+    ("metrics_json", pa.string()),       # every value the benchmark returned for alpha_arch, JSON
     ("step_s", pa.float64()),
     ("scores_json", pa.string()),        # {group: [[...]]} the scores that chose this step
     ("alive_json", pa.string()),         # {group: [[...]]} alive mask after the step
