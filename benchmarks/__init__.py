@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import nasbench201
+from benchmarks import nasbench101, nasbench201, nasbench301, yahpo_nb301
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,33 @@ _SPECS: tuple[BenchmarkSpec, ...] = (
         obtain_hint=nasbench201.OBTAIN_HINT,
         spaces=("nasbench201",),
         description="NAS-Bench-201 / NATS-Bench tss: 15,625 cells, 200-epoch CIFAR-10/100 and ImageNet16-120 accuracies",
+    ),
+    BenchmarkSpec(
+        name=nasbench101.NAME,
+        convert=nasbench101.convert,
+        open_table=nasbench101.open_table,
+        resolve_table=nasbench101.resolve_table,
+        obtain_hint=nasbench101.OBTAIN_HINT,
+        spaces=("nasbench1shot1",),
+        description="NAS-Bench-101 (own tfrecord reader; or the staged partial data): CIFAR-10 accuracies per repeat, keyed by module hash",
+    ),
+    BenchmarkSpec(
+        name=yahpo_nb301.NAME,
+        convert=yahpo_nb301.convert,
+        open_table=yahpo_nb301.open_table,
+        resolve_table=yahpo_nb301.resolve_table,
+        obtain_hint=yahpo_nb301.OBTAIN_HINT,
+        spaces=("darts",),
+        description="NAS-Bench-301 via the YAHPO-Gym v2 ONNX surrogate (not the official one): CIFAR-10 val acc",
+    ),
+    BenchmarkSpec(
+        name=nasbench301.NAME,
+        convert=nasbench301.convert,
+        open_table=nasbench301.open_table,
+        resolve_table=nasbench301.resolve_table,
+        obtain_hint=nasbench301.OBTAIN_HINT,
+        spaces=("darts",),
+        description="NAS-Bench-301 official surrogate (nasbench301 0.3, nb_models_1.0) in an isolated environment",
     ),
 )
 

@@ -40,7 +40,8 @@ import yaml
 
 from harness.data import DATASETS, NORMALIZATIONS
 from harness.errors import ConfigError, UnknownNameError
-from harness.methods import list_methods
+from harness.methods import get_method, list_methods
+from harness.proxies import get_proxy
 from spaces import get_space, list_spaces
 
 VARIANTS = ("D", "labels", "random_labels")
@@ -162,6 +163,10 @@ def resolve(cell: CellConfig) -> CellConfig:
     options = dataclasses.asdict(options_obj)
     default_scale = (space.default_alpha_scale if space.default_alpha_scale_for is None
                      else space.default_alpha_scale_for(options_obj))  # e.g. DARTS preset imagenet: 5e-4
+    method = get_method(cell.method)  # its proxy / n_samples defaults (FreeDARTS: none, cell_id unchanged)
+    proxy = method.default_proxy if cell.proxy is None else cell.proxy
+    if proxy is not None:
+        get_proxy(proxy)  # unknown names fail here, with the valid choices
     return dataclasses.replace(
         cell,
         alpha_scale=float(default_scale if cell.alpha_scale is None else cell.alpha_scale),
@@ -170,6 +175,8 @@ def resolve(cell: CellConfig) -> CellConfig:
         batch_size=(1 if cell.variant == "D" else 64) if cell.batch_size is None else cell.batch_size,
         normalization=cell.normalization or space.default_normalization,
         space_options=tuple(sorted(options.items())),
+        proxy=proxy,
+        n_samples=method.default_n_samples if cell.n_samples is None else cell.n_samples,
     )
 
 

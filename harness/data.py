@@ -126,6 +126,18 @@ DATASETS: dict[str, DatasetInfo] = {
         std=_over255(63.22, 61.26, 65.09),
         crop_padding=2,
     ),
+    # Full-resolution ImageNet (DARTS-ImageNet / MobileNet searches): FreeDARTS-D needs no images;
+    # the labelled variants need a preprocessed <root>/imagenet/*.npz (x_train uint8 (N,224,224,3),
+    # y_train 0..999). Real ImageNet is not staged here, so they raise DataNotFoundError.
+    "imagenet": DatasetInfo(
+        name="imagenet",
+        benchmark_name="ImageNet",
+        input_size=224,
+        num_classes=1000,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        crop_padding=0,
+    ),
 }
 
 NORMALIZATIONS: tuple[str, ...] = ("nb201", "darts")
@@ -201,6 +213,10 @@ _FIX = {
     "imagenet16-120": (
         "put NB201's downsampled ImageNet16 (ImageNet16/train_data_batch_1..10) under the data root, "
         "or set HARNESS_DATA / images_dir"
+    ),
+    "imagenet": (
+        "put ImageNet training images, resized to 224x224, as imagenet/*.npz (x_train uint8 (N,224,224,3), "
+        "y_train 0..999) under the data root, or set HARNESS_DATA / images_dir; FreeDARTS-D (variant D) needs no images"
     ),
 }
 
@@ -316,6 +332,11 @@ def _load_imagenet16_dir(directory: Path, dataset: str) -> tuple[np.ndarray, np.
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def _load_imagenet_dir(directory: Path, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    raise _format_error(directory, "a .npz with x_train uint8 (N,224,224,3) and y_train 0..999", dataset,
+                        "no such .npz (JPEG folders are not read)")
+
+
 def _npz_has_train(path: Path, dataset: str) -> bool:
     """Whether the npz holds x_train/y_train; unreadable files raise DataFormatError."""
     try:
@@ -349,6 +370,7 @@ _DIR_LOADERS: dict[str, _Loader] = {
     "cifar10": _load_cifar10_dir,
     "cifar100": _load_cifar100_dir,
     "imagenet16-120": _load_imagenet16_dir,
+    "imagenet": _load_imagenet_dir,
 }
 
 
@@ -357,6 +379,8 @@ def _dir_candidates(dataset: str, root: Path) -> list[Path]:
         return [root / "cifar-10-batches-py", root / "cifar10" / "cifar-10-batches-py"]
     if dataset == "cifar100":
         return [root / "cifar-100-python", root / "cifar100" / "cifar-100-python"]
+    if dataset == "imagenet":
+        return []  # only preprocessed npz files (below)
     return [root / "ImageNet16", root / "imagenet16-120" / "ImageNet16", root / "imagenet16"]
 
 
@@ -375,7 +399,7 @@ def _locate(dataset: str, root: Path, images_dir: Path | None) -> tuple[str, Pat
     """Find the training images: ("dir", path) for official pickles or ("npz", path)."""
     looked: list[Path] = []
     test_only: list[Path] = []
-    dir_markers = {"cifar10": _CIFAR10_BATCHES, "cifar100": ("train",), "imagenet16-120": _IN16_BATCHES}
+    dir_markers = {"cifar10": _CIFAR10_BATCHES, "cifar100": ("train",), "imagenet16-120": _IN16_BATCHES, "imagenet": ()}
 
     if images_dir is not None:
         d = Path(images_dir).expanduser()
@@ -410,6 +434,12 @@ def _locate(dataset: str, root: Path, images_dir: Path | None) -> tuple[str, Pat
             if train:
                 if len(train) > 1:
                     log.info("several CIFAR-100 npz with training images; using %s", train[0])
+                return "npz", train[0]
+            test_only.extend(other)
+        elif dataset == "imagenet":
+            looked.append(root / "imagenet" / "*.npz")
+            train, other = _npz_train_files(root / "imagenet", dataset)
+            if train:
                 return "npz", train[0]
             test_only.extend(other)
 

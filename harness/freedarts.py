@@ -111,8 +111,10 @@ def _choose(scores: dict[str, torch.Tensor], alive: dict[str, torch.Tensor], set
     if settings.prune_pool == "per_group":
         return [(g, *_pick(scores[g], cands[g], settings.tie_break, gen)) for g in groups]
     # Global pool: concatenate groups row-wise so that "first" means (group order, row, op).
-    stacked = torch.cat([scores[g] for g in groups])
-    mask = torch.cat([cands[g] for g in groups])
+    # Groups of different widths (NB1Shot1 edge pruning) are padded with non-candidates.
+    width = max(scores[g].shape[1] for g in groups)
+    stacked = torch.cat([torch.nn.functional.pad(scores[g], (0, width - scores[g].shape[1])) for g in groups])
+    mask = torch.cat([torch.nn.functional.pad(cands[g], (0, width - cands[g].shape[1])) for g in groups])
     row, op = _pick(stacked, mask, settings.tie_break, gen)
     for g in groups:
         n = scores[g].shape[0]

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from spaces import nasbench201
+from spaces import darts, mobilenet, nasbench1shot1, nasbench201
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class SpaceSpec:
         final_rescore: score the fully pruned supernet once more before `derive` (DARTS: the top-2
             incoming edges are chosen on the surviving ops' final scores, spec §3.2).
         flops: optional `(genotype, num_classes) -> int` FLOPs (multiply-adds) of the discrete network.
+        default_alpha_scale_for: optional `(options) -> float` that overrides `default_alpha_scale` per
+            space options (DARTS: 5e-4 for preset imagenet, FreeDARTS‡; 1e-3 otherwise).
     """
 
     name: str
@@ -62,6 +64,10 @@ class SpaceSpec:
     final_rescore: bool = False
     flops: Callable | None = None
     default_alpha_scale_for: Callable | None = None  # (options) -> float; overrides default_alpha_scale
+    # Baselines (harness/methods: random, zero_cost) and the bias analysis (harness/report/bias.py):
+    sample_genotype: Callable | None = None  # (random.Random) -> a uniformly random genotype
+    discrete_network: Callable | None = None  # (genotype, num_classes, options) -> nn.Module at init
+    all_genotypes: Callable | None = None  # () -> every genotype, where the space is small enough (NB201)
 
 
 SPACES: dict[str, SpaceSpec] = {
@@ -82,6 +88,70 @@ SPACES: dict[str, SpaceSpec] = {
                          "imagenet16-120": "imagenet16_test_acc"},
         row_names={nasbench201.GROUP: tuple(f"{i}<-{j}" for i, j in nasbench201.EDGES)},
         op_names={nasbench201.GROUP: nasbench201.OPS},
+        sample_genotype=nasbench201.sample_genotype,
+        discrete_network=nasbench201.discrete_network,
+        all_genotypes=nasbench201.all_genotypes,
+    ),
+    nasbench1shot1.NAME: SpaceSpec(
+        name=nasbench1shot1.NAME,
+        options=nasbench1shot1.NB1Shot1Options,
+        build_supernet=nasbench1shot1.build_supernet,
+        derive=nasbench1shot1.derive,
+        arch_key=nasbench1shot1.arch_key,
+        parse_arch_key=nasbench1shot1.parse_arch_key,
+        param_count=nasbench1shot1.param_count,
+        datasets=("cifar10",),
+        default_alpha_scale=1e-3,
+        alpha_in_state_dict=False,  # upstream (DARTS-style) keeps alpha outside the state_dict
+        default_normalization="darts",
+        default_benchmark="nasbench101",
+        dataset_metrics={"cifar10": "nb101_test_acc"},
+        row_names=nasbench1shot1.ROW_NAMES,
+        op_names=nasbench1shot1.OP_NAMES,
+        prunable_groups=(nasbench1shot1.GROUP_OPS,),  # inputs/output are scored and used by derive
+        final_rescore=True,  # parents are chosen on the scores of the op-pruned supernet
+    ),
+    mobilenet.NAME: SpaceSpec(
+        name=mobilenet.NAME,
+        options=mobilenet.MobileNetOptions,
+        build_supernet=mobilenet.build_supernet,
+        derive=mobilenet.derive,
+        arch_key=mobilenet.arch_key,
+        parse_arch_key=mobilenet.parse_arch_key,
+        param_count=mobilenet.param_count,
+        datasets=("imagenet",),
+        default_alpha_scale=1e-3,
+        alpha_in_state_dict=True,  # ProxylessNAS registers alpha as a module Parameter
+        default_normalization="darts",
+        default_benchmark="none",  # no MobileNet-space benchmark exists
+        dataset_metrics={},
+        row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
+        op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
+        flops=mobilenet.flops,
+    ),
+    darts.NAME: SpaceSpec(
+        name=darts.NAME,
+        options=darts.DartsOptions,
+        build_supernet=darts.build_supernet,
+        derive=darts.derive,
+        arch_key=darts.arch_key,
+        parse_arch_key=darts.parse_arch_key,
+        param_count=darts.param_count,
+        datasets=("cifar10", "cifar100", "imagenet"),
+        default_alpha_scale=1e-3,
+        default_alpha_scale_for=darts.default_alpha_scale,  # 5e-4 for preset imagenet (FreeDARTS‡)
+        alpha_in_state_dict=False,  # the authors' DARTS code keeps alpha outside the state_dict
+        default_normalization="darts",
+        default_benchmark="yahpo_nb301",
+        # NB301 predicts CIFAR-10 validation accuracy whatever the search dataset (YAHPO = default surrogate).
+        dataset_metrics={"cifar10": "yahpo_nb301_val_acc", "cifar100": "yahpo_nb301_val_acc",
+                         "imagenet": "yahpo_nb301_val_acc"},
+        row_names={g: darts.EDGE_NAMES for g in darts.GROUPS},
+        op_names={g: darts.OPS for g in darts.GROUPS},
+        final_rescore=True,  # iterative: top-2 edges on the scores of the op-pruned supernet (spec §3.2)
+        flops=darts.flops,
+        sample_genotype=darts.sample_genotype,
+        discrete_network=darts.discrete_network,
     ),
 }
 

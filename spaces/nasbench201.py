@@ -22,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import functools
+import itertools
+import random
 import re
 from dataclasses import dataclass
 
@@ -259,6 +261,21 @@ def build_supernet(options: NB201Options, num_classes: int, input_size: int, *,
     if input_size <= 0 or input_size % 4:
         raise ValueError(f"NB201 input_size must be a positive multiple of 4 (two stride-2 stages), got {input_size}")
     return NB201Supernet(options, num_classes, alpha_transform, alpha_scale)
+
+
+def sample_genotype(rng: random.Random) -> Genotype:
+    """A uniformly random genotype of the 15,625 (one op per edge, each op equally likely)."""
+    return Genotype(tuple(rng.choice(OPS) for _ in EDGES))
+
+
+def all_genotypes() -> list[Genotype]:
+    """Every genotype of the space (5^6 = 15,625), in op-index order (edge 1<-0 slowest)."""
+    return [Genotype(ops) for ops in itertools.product(OPS, repeat=len(EDGES))]
+
+
+def discrete_network(genotype: Genotype, num_classes: int, options: NB201Options = NB201Options()) -> DiscreteNetwork:
+    """The benchmark's network of `genotype` at initialisation (default PyTorch init, global RNG)."""
+    return DiscreteNetwork(genotype, num_classes, options.channels, options.cells_per_stage)
 
 
 @functools.lru_cache(maxsize=4096)

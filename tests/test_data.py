@@ -54,7 +54,8 @@ def _write_pickle(path: Path, obj: object) -> None:
 
 
 def test_dataset_table():
-    assert set(DATASETS) == {"cifar10", "cifar100", "imagenet16-120"}
+    assert set(DATASETS) == {"cifar10", "cifar100", "imagenet16-120", "imagenet"}
+    assert (DATASETS["imagenet"].input_size, DATASETS["imagenet"].num_classes) == (224, 1000)
     assert (DATASETS["cifar10"].input_size, DATASETS["cifar10"].num_classes) == (32, 10)
     assert (DATASETS["cifar100"].input_size, DATASETS["cifar100"].num_classes) == (32, 100)
     assert (DATASETS["imagenet16-120"].input_size, DATASETS["imagenet16-120"].num_classes) == (16, 120)
@@ -63,6 +64,18 @@ def test_dataset_table():
     assert DATASETS["cifar10"].mean == pytest.approx((125.3 / 255, 123.0 / 255, 113.9 / 255))
     assert DATASETS["cifar100"].std == pytest.approx((68.2 / 255, 65.4 / 255, 70.4 / 255))
     assert NORMALIZATIONS == ("nb201", "darts")
+
+
+def test_imagenet_labelled_batches_need_npz_images_and_d_needs_none(tmp_path):
+    assert search_batch("D", "imagenet", seed=0, batch_size=1, root=tmp_path).x.shape == (1, 3, 224, 224)
+    with pytest.raises(DataNotFoundError, match=r"imagenet training images not found; looked in: .*imagenet/\*\.npz"):
+        search_batch("labels", "imagenet", seed=0, batch_size=2, root=tmp_path)
+    rng = np.random.default_rng(0)
+    (tmp_path / "imagenet").mkdir()
+    np.savez(tmp_path / "imagenet" / "in224.npz", x_train=rng.integers(0, 255, (3, 224, 224, 3), dtype=np.uint8),
+             y_train=np.array([0, 999, 5]))
+    batch = search_batch("labels", "imagenet", seed=0, batch_size=2, root=tmp_path)
+    assert batch.x.shape == (2, 3, 224, 224) and set(batch.labels.tolist()) <= {0, 999, 5}
 
 
 def test_ones_batch():

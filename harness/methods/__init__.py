@@ -1,6 +1,14 @@
 """Search methods a cell can run, behind one registry (the sweep's `method` field).
 
-    METHODS["freedarts"]   FreeDARTS: ZEROS scores + iterative / one-shot pruning (the default)
+    METHODS["freedarts"]     FreeDARTS: ZEROS scores + iterative / one-shot pruning (the default)
+    METHODS["random"]        one uniformly random architecture per seed (harness/methods/random.py)
+    METHODS["zero_cost"]     Abdelfattah et al.: best of N sampled nets by a summing-up proxy (synflow)
+    METHODS["zero_cost_pt"]  Xiang et al. (Zero-Cost-PT): perturbation of each edge's ops on the
+                             supernet, proxy of the masked supernet (synflow), edge by edge
+
+Method settings are the cell fields `proxy` (harness.proxies) and `n_samples`; a method's
+`default_proxy` / `default_n_samples` fill them in `harness.config.resolve` (FreeDARTS: both null,
+so existing FreeDARTS cells keep their cell_id).
 
 Every method is a function `(cell, space, batch, device) -> MethodOutcome`: it builds what it
 needs (a supernet, discrete networks), searches, and returns a `freedarts.SearchResult` (genotype,
@@ -19,6 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.methods import freedarts as _freedarts
+from harness.methods import random as _random
+from harness.methods import zero_cost as _zero_cost
+from harness.methods import zero_cost_pt as _zero_cost_pt
 
 
 @dataclass(frozen=True)
@@ -30,17 +41,29 @@ class MethodOutcome:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method. `uses_batch`: whether it needs the variant's input batch."""
+    """A registered method. `uses_batch`: whether it needs the variant's input batch.
+    `default_proxy` / `default_n_samples`: what `resolve` fills into unset `proxy` / `n_samples`
+    (None: the method takes no such setting, and setting it is an error)."""
 
     name: str
     run: Callable[..., MethodOutcome]
     description: str
     uses_batch: bool = True
+    default_proxy: str | None = None
+    default_n_samples: int | None = None
 
 
 METHODS: dict[str, MethodSpec] = {
     "freedarts": MethodSpec("freedarts", _freedarts.run,
                             "FreeDARTS: ZEROS |dL/dalpha * alpha| + iterative or one-shot pruning"),
+    "random": MethodSpec("random", _random.run, "one uniformly random architecture per seed",
+                         uses_batch=False, default_n_samples=1),
+    "zero_cost": MethodSpec("zero_cost", _zero_cost.run,
+                            "Abdelfattah et al.: best of N sampled networks by a summing-up proxy",
+                            default_proxy="synflow", default_n_samples=1000),
+    "zero_cost_pt": MethodSpec("zero_cost_pt", _zero_cost_pt.run,
+                               "Zero-Cost-PT: per-edge op perturbation on the supernet, proxy-scored",
+                               default_proxy="synflow", default_n_samples=1),
 }
 
 

@@ -11,9 +11,14 @@ search code) and writes into `<results>/report/`:
     table3.md/.tex       paper Table 3: mean ± std over seeds, the paper's value, ours − paper
     search_cost.md       median / mean `search_s` per (space, variant, mode), devices, paper cost
     fig2_trajectory.png  paper Fig. 2: test accuracy of argmax-alpha after each pruning step
+    table4.md            paper Table 4 (NB1Shot1 on NB101): Average / Best errors, lookup coverage
+    table7.md            paper Table 7 (MobileNet): params / FLOPs / cost, reference networks, bias check
+    table2.md/.csv       paper Table 2 (sweeps with baselines: method random / zero_cost / zero_cost_pt)
+    fig3.md/.csv/.png    paper Fig. 3: accuracy vs alpha scale a (sweeps varying alpha_scale)
+    bias.md, bias_*.png  parameter-intensive bias: params, op histograms, score-vs-params Spearman
 
 Modules: `_base` (section registry, method names, formatting), `general` (search cost, failures),
-`nb201` (Table 3, Fig. 2). A new space adds one module of sections and one import below.
+`nb201` (Table 3, Fig. 2), `table2`, `fig3`, `bias` (issue 6). A new space adds one module of sections and one import below.
 
 Sections: each report section is a function `(cells, trajectory, out_dir, options) -> Fragment`
 registered in `SECTIONS` with a predicate on the data that says whether it applies, e.g.
@@ -36,6 +41,9 @@ import pandas as pd
 
 from harness import store
 from harness.report import general, nb201  # noqa: F401  (registers their sections)
+from harness.report import bias, fig3, table2  # noqa: F401  (Table 2, Fig. 3, bias analysis: issue 6)
+from harness.report import darts  # noqa: F401  (Tables 5, 6 and Fig. 4 cells: DARTS space, issue 3)
+from harness.report import mobilenet, nb1shot1  # noqa: F401  (Tables 4 and 7: NB1Shot1 and MobileNet, issue 4)
 from harness.report._base import *  # noqa: F401,F403  (public helpers, for notebooks and tests)
 from harness.report._base import COLUMNS_FROM, SECTIONS, Fragment, ReportOptions, write_text
 from harness.report.general import *  # noqa: F401,F403

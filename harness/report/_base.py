@@ -41,7 +41,9 @@ METHOD_NAME = {(m.variant, m.mode): m.name for m in METHODS}
 
 # Paper search cost in seconds on one GPU (§4: 3.6 s NB201, 6.3 s NB1Shot1, 8.5 s DARTS, 12.7 s
 # MobileNet), iterative FreeDARTS-D; keyed by (space, variant, mode). Spaces add theirs here.
-PAPER_SEARCH_COST_S: dict[tuple[str, str, str], float] = {("nasbench201", "D", "iterative"): 3.6}
+PAPER_SEARCH_COST_S: dict[tuple[str, str, str], float] = {("nasbench201", "D", "iterative"): 3.6,
+                                                         ("nasbench1shot1", "D", "iterative"): 6.3,
+                                                         ("mobilenet", "D", "iterative"): 12.7}
 
 # Cell inputs that identify a cell or a Table 3 group, or legitimately differ inside one (seed, dataset).
 _GROUP_KEYS = ("cell_id", "sweep", "space", "dataset", "variant", "mode", "seed", "config_json")
@@ -116,6 +118,21 @@ def section(name: str, applies: AppliesFn, order: int = 500):
         return fn
 
     return register
+
+
+def method_column(frame: pd.DataFrame) -> pd.Series:
+    """The search method of each row (`harness.methods`); rows from before the method axis are FreeDARTS."""
+    if "method" not in frame:
+        return pd.Series("freedarts", index=frame.index, dtype=object)
+    return frame["method"].astype(object).where(frame["method"].notna(), "freedarts")
+
+
+def freedarts_only(cells: pd.DataFrame, trajectory: pd.DataFrame | None = None):
+    """The FreeDARTS rows of cells (and of trajectory, matched by cell_id): what Table 3 / Fig. 2 pool."""
+    cells = cells[method_column(cells) == "freedarts"]
+    if trajectory is None:
+        return cells
+    return cells, trajectory[trajectory["cell_id"].isin(set(cells["cell_id"]))]
 
 
 def has_space(space: str) -> AppliesFn:

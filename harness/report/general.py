@@ -10,8 +10,8 @@ import pandas as pd
 
 from harness import store
 from harness.report._base import (
-    _SETTING_COLUMNS, METHOD_NAME, METHODS, PAPER_SEARCH_COST_S, Fragment, ReportOptions, md_escape, section,
-    short_error, write_text,
+    _SETTING_COLUMNS, METHOD_NAME, METHODS, PAPER_SEARCH_COST_S, Fragment, ReportOptions, md_escape, method_column,
+    section, short_error, write_text,
 )
 
 def mixed_settings(cells: pd.DataFrame) -> dict[str, list[str]]:
@@ -33,14 +33,17 @@ def mixed_settings(cells: pd.DataFrame) -> dict[str, list[str]]:
 def search_cost(cells: pd.DataFrame) -> pd.DataFrame:
     """Per (space, variant, mode) over ok cells: n, median and mean search_s, devices, paper cost."""
     ok = cells[cells["status"] == store.STATUS_OK]
+    ok = ok.assign(_method=method_column(ok))
     rows = []
-    for (space, variant, mode), g in ok.groupby(["space", "variant", "mode"], sort=False):
+    for (space, method, variant, mode), g in ok.groupby(["space", "_method", "variant", "mode"], sort=False):
         devices = Counter(str(d) for d in g["device"].fillna("unknown"))
         rows.append({
-            "space": space, "method": METHOD_NAME.get((variant, mode), f"{variant}/{mode}"),
+            "space": space,
+            "method": METHOD_NAME.get((variant, mode), f"{variant}/{mode}") if method == "freedarts" else method,
             "variant": variant, "mode": mode, "n": len(g),
             "median_search_s": float(g["search_s"].median()), "mean_search_s": float(g["search_s"].mean()),
-            "paper_search_s": PAPER_SEARCH_COST_S.get((space, variant, mode), math.nan),
+            "paper_search_s": (PAPER_SEARCH_COST_S.get((space, variant, mode), math.nan) if method == "freedarts"
+                               else math.nan),
             "device": ", ".join(f"{d} (×{c})" for d, c in devices.most_common()),
         })
     order = {(m.variant, m.mode): i for i, m in enumerate(METHODS)}

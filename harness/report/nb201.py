@@ -19,7 +19,8 @@ import pandas as pd
 
 from harness import store
 from harness.report._base import (
-    METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, has_space, latex_escape,
+    METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, freedarts_only, has_space,
+    latex_escape,
     md_escape, section, short_error, write_text,
 )
 from harness.report.general import mixed_settings
@@ -104,7 +105,7 @@ def table3_stats(cells: pd.DataFrame, columns_from: str = "own") -> list[Entry]:
     """
     if columns_from not in COLUMNS_FROM:
         raise ValueError(f"columns_from must be one of {COLUMNS_FROM}, got {columns_from!r}")
-    nb = cells[cells["space"] == "nasbench201"]
+    nb = freedarts_only(cells[cells["space"] == "nasbench201"])  # baselines: harness/report/table2.py
     entries = []
     for method in METHODS:
         rows = nb[(nb["variant"] == method.variant) & (nb["mode"] == method.mode)]
@@ -279,7 +280,7 @@ def fig2_figure(stats: pd.DataFrame):
 def _table3_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
     entries = table3_stats(cells, options.columns_from)
     md = table3_markdown(entries, options.columns_from)
-    mixed = mixed_settings(cells[cells["space"] == "nasbench201"])
+    mixed = mixed_settings(freedarts_only(cells[cells["space"] == "nasbench201"]))
     if mixed:
         what = "; ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in mixed.items())
         md += f"\nNote: cells of one method differ in {what}; the table pools them.\n"
@@ -291,6 +292,7 @@ def _table3_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path
 
 @section("fig2", applies=has_space("nasbench201"), order=110)
 def _fig2_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    _, trajectory = freedarts_only(cells, trajectory)  # baselines' trajectories are samples, not pruning
     stats = trajectory_stats(trajectory[trajectory["space"] == "nasbench201"])
     if stats.empty:
         log.warning("Fig. 2 skipped: no iterative trajectory rows with looked-up metrics in this sweep")

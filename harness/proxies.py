@@ -1,0 +1,151 @@
+"""Architecture-level zero-cost proxies ("summing-up" scores), behind one registry.
+
+    >>> from harness.proxies import get_proxy, list_proxies
+    >>> list_proxies()
+    ['grad_norm', 'snip', 'synflow']
+    >>> score = get_proxy("synflow").score(net, batch)   # one float for the whole network
+
+A proxy scores a whole network at initialisation by a sum over its parameters, as in the
+zero-cost predictors of Abdelfattah et al. (the Samsung `zero-cost-nas` / `foresight` package)
+that the `zero_cost` and `zero_cost_pt` methods (harness/methods/) use. Every proxy works on a
+deep copy of the network, so the caller's network keeps its weights, signs, dtype and BN.
+
+* `synflow` (Tanaka et al.; `foresight/pruners/measures/synflow.py`): the copy has every
+  BatchNorm replaced by identity (`bn=False`), is cast to float64, every `state_dict` tensor is
+  made positive (`linearize`; the reference restores the signs afterwards, which our copy makes
+  moot), the input is one all-ones image of the batch's shape, R = sum of the logits, and the
+  score is sum over Conv2d/Linear *weights* (no biases, no BN) of |w * dR/dw|. Labels are not used.
+* `snip` (Lee et al.): the copy keeps BN (train mode, batch statistics), float32 signed weights,
+  cross-entropy on the real labelled batch; score = sum over Conv2d/Linear weights of |w * dL/dw|.
+* `grad_norm`: same pass as snip; score = sum over Conv2d/Linear layers of ||dL/dw||_2.
+
+How this differs from ZEROS (harness/zeros.py, FreeDARTS-D): ZEROS scores *operations*, by
+|alpha * dR/dalpha| on the supernet, and -- as the authors' notebooks do -- keeps BN in train mode
+(batch statistics of the single all-ones image), stays in float32, takes abs of every state_dict
+entry in place (BN running stats included) and never restores the signs. The summing-up SynFlow
+here removes BN, runs in float64 and sums over all conv/linear weights, so an architecture's score
+grows with its number of parameters: the parameter-intensive bias of paper §3.1 (Remarks 1-2),
+measured by `harness/report/bias.py`.
+
+Add a proxy: write `(net, batch) -> float` and register it with `register(Proxy(...))`; a name
+registered twice raises.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness.data import Batch
+from harness.errors import NonFiniteScoreError
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A registered proxy. `needs_labels`: it needs a labelled batch (sweep `variant: labels`)."""
+
+    name: str
+    score: Callable[[nn.Module, Batch], float]
+    description: str
+    needs_labels: bool = False
+
+
+PROXIES: dict[str, Proxy] = {}
+
+
+def register(proxy: Proxy) -> Proxy:
+    if proxy.name in PROXIES:
+        raise ValueError(f"proxy {proxy.name!r} registered twice; pick another name")
+    PROXIES[proxy.name] = proxy
+    return proxy
+
+
+def list_proxies() -> list[str]:
+    return sorted(PROXIES)
+
+
+def get_proxy(name: str) -> Proxy:
+    try:
+        return PROXIES[name]
+    except KeyError:
+        raise ValueError(f"unknown proxy {name!r}; valid: {', '.join(list_proxies())}; "
+                         "set `proxy:` in the sweep to one of them") from None
+
+
+def _weighted_layers(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def remove_bn(net: nn.Module) -> nn.Module:
+    """Replace every BatchNorm module by identity, in place (foresight's `bn=False` copy)."""
+    for name, child in list(net.named_children()):
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            setattr(net, name, nn.Identity())
+        else:
+            remove_bn(child)
+    return net
+
+
+def _logits(out):
+    return out[1] if isinstance(out, tuple) else out  # NB201-style (features, logits)
+
+
+def _finite(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise NonFiniteScoreError(f"{name} proxy score is not finite ({value}); the forward overflowed even "
+                                  "in float64: use a smaller network (space_options) or another proxy")
+    return value
+
+
+def synflow(net: nn.Module, batch: Batch) -> float:
+    """Sum over conv/linear weights of |w * dR/dw|; BN removed, float64, |state|, ones input."""
+    work = remove_bn(copy.deepcopy(net)).double()
+    with torch.no_grad():
+        for tensor in work.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.abs_()
+    work.zero_grad(set_to_none=True)
+    x = torch.ones((1, *batch.x.shape[1:]), dtype=torch.float64, device=batch.x.device)
+    _logits(work(x)).sum().backward()
+    total = torch.zeros((), dtype=torch.float64)
+    for layer in _weighted_layers(work):
+        if layer.weight.grad is not None:
+            total += (layer.weight.detach() * layer.weight.grad).abs().sum().cpu()
+    return _finite("synflow", float(total))
+
+
+def _ce_pass(name: str, net: nn.Module, batch: Batch) -> nn.Module:
+    if batch.labels is None:
+        raise ValueError(f"proxy {name!r} needs a labelled batch but got {batch.source!r}; "
+                         "set `variant: labels` for its cells (synflow needs no labels)")
+    work = copy.deepcopy(net).float().train()
+    work.zero_grad(set_to_none=True)
+    x = batch.x.to(torch.float32)
+    F.cross_entropy(_logits(work(x)), batch.labels.to(x.device)).backward()
+    return work
+
+
+def snip(net: nn.Module, batch: Batch) -> float:
+    """Sum over conv/linear weights of |w * dL/dw|, cross-entropy on the labelled batch."""
+    work = _ce_pass("snip", net, batch)
+    total = sum(float((m.weight.detach() * m.weight.grad).abs().sum())
+                for m in _weighted_layers(work) if m.weight.grad is not None)
+    return _finite("snip", total)
+
+
+def grad_norm(net: nn.Module, batch: Batch) -> float:
+    """Sum over conv/linear layers of the L2 norm of dL/dw, cross-entropy on the labelled batch."""
+    work = _ce_pass("grad_norm", net, batch)
+    total = sum(float(m.weight.grad.norm()) for m in _weighted_layers(work) if m.weight.grad is not None)
+    return _finite("grad_norm", total)
+
+
+register(Proxy("synflow", synflow, "SynFlow: sum |w * dR/dw|, float64, BN removed, |W|, all-ones input"))
+register(Proxy("snip", snip, "SNIP: sum |w * dL/dw| with cross-entropy on a labelled batch", needs_labels=True))
+register(Proxy("grad_norm", grad_norm, "grad_norm: sum of per-layer ||dL/dw||_2, cross-entropy", needs_labels=True))

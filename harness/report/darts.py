@@ -1,0 +1,347 @@
+"""DARTS-space sections: paper Table 5 (NAS-Bench-301), Table 6 (search side), Fig. 4-style cell drawings.
+
+Written for `results/table5` and `results/table6` (any sweep with `space: darts` rows):
+
+    table5.md / .tex       Table 5: surrogate "test error" (100 - predicted CIFAR-10 validation accuracy)
+                           of one-shot / iterative FreeDARTS-D and the Random baseline, mean ± std over
+                           seeds and the best seed, beside the paper; the surrogate that produced every
+                           number is named (YAHPO-Gym v2 vs the official nasbench301 ensemble).
+    table6.md / .tex       Table 6, search side: per configuration (FreeDARTS = 8-cell CIFAR supernet,
+                           † = 20 cells, ‡ = ImageNet 224x224 supernet) the "Param (M)" (CIFAR-10 network,
+                           C=36, 20 cells, no auxiliary head) and "+x (M)" (ImageNet mobile network) of the
+                           found cells, the median search time on this machine, the NB301 surrogate error;
+                           the published genotypes' sizes computed the same way. Training the found
+                           cells (the paper's test-error columns) is out of scope and only quoted.
+    darts_genotypes.md     every found genotype with its sizes and lookups
+    fig4_<config>.png      Fig. 4 style: normal and reduction cell of the best genotype per configuration
+                           (lowest surrogate error; the paper chose by training) beside the published one.
+
+Everything is computed from the cells table, except the published genotypes' sizes, which this
+module builds with `spaces.darts` (imported lazily, only when a DARTS table is rendered).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks import _darts_key
+from harness import store
+from harness.report._base import (
+    PAPER_SEARCH_COST_S, Fragment, ReportOptions, has_space, latex_escape, md_escape, method_column, section,
+    write_text,
+)
+
+SPACE = "darts"
+# The paper: "8.5 s" for every DARTS search (Table 6, one GPU); the published genotypes are one-shot (spec §3.3).
+PAPER_SEARCH_COST_S.update({(SPACE, "D", "oneshot"): 8.5, (SPACE, "D", "iterative"): 8.5})
+
+CONFIGS = {"cifar8": "FreeDARTS", "cifar20": "FreeDARTS†", "imagenet": "FreeDARTS‡"}
+PAPER_SEED = {"cifar8": 4, "cifar20": 1, "imagenet": 3}  # the seeds of the trained genotypes (spec §3.3)
+# Paper Table 6 (DARTS space): CIFAR-10 test error, CIFAR-100, ImageNet top-1 / top-5, Param (M), +x (M).
+PAPER_TABLE6 = {
+    "cifar8": ("2.78 ± 0.06", "18.03", "26.1 / 8.2", 3.6, 634),
+    "cifar20": ("2.50 ± 0.05", "17.08", "25.4 / 7.8", 3.6, 577),
+    "imagenet": ("2.67 ± 0.04", "16.35", "24.4 / 7.3", 4.1, 655),
+}
+# Paper Table 5 (NAS-Bench-301 GIN surrogate, test error %): Average, Best, Ground-Truth.
+PAPER_TABLE5 = (
+    ("GDAS", None, "6.52 ± 0.62", "5.38", "3.07 ± 0.16"),
+    ("PC-DARTS", None, "6.42 ± 0.43", "5.46", "2.57 ± 0.07"),
+    ("DARTS (2nd)", None, "6.74 ± 0.58", "5.87", "2.76 ± 0.09"),
+    ("Random", ("random", None), "7.11 ± 0.58", "6.21", "3.29 ± 0.15"),
+    ("One-shot FreeDARTS", ("freedarts", "oneshot"), "6.60 ± 0.47", "5.71", "2.69 ± 0.08"),
+    ("FreeDARTS", ("freedarts", "iterative"), "6.65 ± 0.52", "5.50", "2.50 ± 0.05"),
+)
+# Error columns by surrogate, official first: the column a Table 5 number comes from.
+SURROGATES = (("nb301_val_err", "NAS-Bench-301 official ensemble (nasbench301 0.3)"),
+              ("yahpo_nb301_val_err", "YAHPO-Gym v2 NB301 surrogate (ONNX, epoch 98; not the official one)"))
+TRAINING_NOTE = ("Training the found cells (600-epoch CIFAR / 250-epoch ImageNet evaluation) is out of scope: "
+                 "the paper's test-error columns are quoted, not reproduced.")
+
+
+def _preset(row_options: object) -> str:
+    try:
+        return str(json.loads(str(row_options)).get("preset", "cifar8"))
+    except (json.JSONDecodeError, AttributeError):
+        return "cifar8"
+
+
+def darts_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """The ok DARTS rows with `preset` and `search_method` columns."""
+    d = cells[(cells["space"] == SPACE) & (cells["status"] == store.STATUS_OK)]
+    return d.assign(preset=d["space_options"].map(_preset), search_method=method_column(d))
+
+
+def _pm(values: pd.Series, digits: int = 2) -> str:
+    v = values.dropna()
+    if v.empty:
+        return "—"
+    if len(v) == 1:
+        return f"{v.iloc[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=0):.{digits}f}"
+
+
+def error_column(frame: pd.DataFrame) -> tuple[str | None, str]:
+    """The surrogate error column with values (official first) and the surrogate's name."""
+    for column, name in SURROGATES:
+        if column in frame and frame[column].notna().any():
+            return column, name
+    return None, "no NB301 lookup (lookup_status: " + ", ".join(sorted(frame["lookup_status"].dropna().astype(str).unique())) + ")"
+
+
+# -- Table 5 ----------------------------------------------------------------------------------------
+def table5_rows(cells: pd.DataFrame) -> tuple[list[dict], str]:
+    d = darts_cells(cells)
+    d = d[(d["dataset"] == "cifar10") & (d["preset"] == "cifar8")]
+    column, surrogate = error_column(d)
+    rows = []
+    for name, key, avg, best, truth in PAPER_TABLE5:
+        row = {"method": name, "paper_avg": avg, "paper_best": best, "paper_truth": truth, "n": 0,
+               "avg": "not run here (quoted)" if key is None else "—", "best": "—", "median_search_s": math.nan}
+        if key is not None:
+            method, mode = key
+            g = d[d["search_method"] == method]
+            if method == "freedarts":
+                g = g[(g["mode"] == mode) & (g["variant"] == "D")]
+            row["n"] = len(g)
+            if column and len(g):
+                row["avg"] = _pm(g[column])
+                row["best"] = f"{g[column].min():.2f}"
+            if len(g) and method == "freedarts":
+                row["median_search_s"] = float(g["search_s"].median())
+        rows.append(row)
+    return rows, surrogate
+
+
+def table5_markdown(rows: list[dict], surrogate: str) -> str:
+    lines = [f"Surrogate used here: **{surrogate}**. Paper: NAS-Bench-301 GIN surrogate. "
+             "Test error = 100 − predicted CIFAR-10 validation accuracy (spec §5.3); Average = mean ± std over seeds "
+             "(Random: over the sampled genotypes, method `random`, one per seed), Best = lowest. Search: "
+             "FreeDARTS-D on the 8-cell supernet; iterative = 196 single-op prunes over one global pool + a final "
+             "re-score.", "",
+             "| Method | n | Average (ours) | Best (ours) | Average (paper) | Best (paper) | Ground-truth (paper) | "
+             "median search_s (ours) |", "|---|---:|---|---:|---|---:|---|---:|"]
+    for r in rows:
+        t = "" if math.isnan(r["median_search_s"]) else f"{r['median_search_s']:.2f}"
+        lines.append(f"| {r['method']} | {r['n']} | {r['avg']} | {r['best']} | {r['paper_avg']} | {r['paper_best']} | "
+                     f"{r['paper_truth']} | {t} |")
+    lines += ["", "Ground-truth = the paper's trained result; not reproduced (training is out of scope)."]
+    return "\n".join(lines) + "\n"
+
+
+def table5_latex(rows: list[dict], surrogate: str) -> str:
+    out = [r"\begin{tabular}{lrllllll}", r"\toprule",
+           r"Method & n & Avg. (ours) & Best (ours) & Avg. (paper) & Best (paper) & Ground-truth (paper) & search s \\",
+           r"\midrule"]
+    for r in rows:
+        t = "" if math.isnan(r["median_search_s"]) else f"{r['median_search_s']:.2f}"
+        cells = [r["method"], str(r["n"]), r["avg"], r["best"], r["paper_avg"], r["paper_best"], r["paper_truth"], t]
+        out.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", f"% surrogate: {latex_escape(surrogate)}"]
+    return "\n".join(out) + "\n"
+
+
+def _has_table5(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
+    d = darts_cells(cells)
+    return bool(((d["preset"] == "cifar8") & ((d["mode"] == "iterative") | (d["search_method"] == "random"))).any())
+
+
+@section("darts_table5", applies=_has_table5, order=250)
+def _table5(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    rows, surrogate = table5_rows(cells)
+    md = table5_markdown(rows, surrogate)
+    files = [write_text(out_dir / "table5.md", md), write_text(out_dir / "table5.tex", table5_latex(rows, surrogate))]
+    return Fragment("## Table 5: NAS-Bench-301 (DARTS space)\n\n" + md, files, "Table 5 (NB301)\n" + md)
+
+
+# -- Table 6 ----------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def published_sizes(preset: str) -> dict[str, float]:
+    """Param (M, C=36 and C=38) and +x (M) of the paper's published genotype, by building the networks."""
+    from spaces import darts  # lazy: torch is needed only to size the published genotypes
+
+    g = darts.Genotype.parse(darts.PAPER_GENOTYPES[CONFIGS[preset]])
+    return {"params_m": darts.cifar_params(g) / 1e6, "params_c38_m": darts.cifar_params(g, 38) / 1e6,
+            "flops_m": darts.imagenet_flops(g) / 1e6, "arch": g.arch_str()}
+
+
+def pair_overlap(a: str, b: str) -> int:
+    """(op, input) pairs two genotype strings share, node by node (0..16)."""
+    pa, pb = _darts_key.parse(a), _darts_key.parse(b)
+    n = 0
+    for cell in ("normal", "reduce"):
+        for node in range(4):
+            x = [tuple(p) for p in pa[cell][2 * node: 2 * node + 2]]
+            y = [tuple(p) for p in pb[cell][2 * node: 2 * node + 2]]
+            n += sum(min(x.count(p), y.count(p)) for p in set(x))
+    return n
+
+
+def table6_rows(cells: pd.DataFrame, with_published: bool = True) -> list[dict]:
+    d = darts_cells(cells)
+    d = d[(d["search_method"] == "freedarts") & (d["mode"] == "oneshot") & (d["variant"] == "D")]
+    column, _ = error_column(d) if len(d) else (None, "")
+    rows = []
+    for preset, name in CONFIGS.items():
+        g = d[d["preset"] == preset]
+        if g.empty:
+            continue
+        paper = PAPER_TABLE6[preset]
+        pub = published_sizes(preset) if with_published else {}
+        seed_rows = g[g["seed"] == PAPER_SEED[preset]]
+        overlap = (pair_overlap(seed_rows["arch"].iloc[0], pub["arch"]) if with_published and len(seed_rows) else None)
+        rows.append({
+            "config": name, "preset": preset, "n": len(g), "datasets": ", ".join(sorted(g["dataset"].unique())),
+            "params": _pm(g["params_m"]), "params_range": f"{g['params_m'].min():.2f}–{g['params_m'].max():.2f}",
+            "flops": _pm(g["flops_m"], 0), "paper_params": paper[3], "paper_flops": paper[4],
+            "published_params": pub.get("params_m"), "published_params_c38": pub.get("params_c38_m"),
+            "published_flops": pub.get("flops_m"), "paper_seed": PAPER_SEED[preset], "seed_overlap": overlap,
+            "median_search_s": float(g["search_s"].median()), "paper_search_s": 8.5,
+            "err": _pm(g[column]) if column else "—", "paper_errors": paper[:3],
+            "device": ", ".join(sorted(g["device"].dropna().astype(str).unique())),
+        })
+    return rows
+
+
+def table6_markdown(rows: list[dict], surrogate: str) -> str:
+    lines = ["One-shot FreeDARTS-D, mean ± std over seeds. Param = CIFAR-10 network (C=36, 20 cells, auxiliary head "
+             "excluded); +× = multiply-adds of the ImageNet mobile network (C=48, 14 cells, 224×224); both by building "
+             "the network of each found genotype. \"published\" = the same for the genotype the paper trained "
+             f"(seed in brackets). NB301 error from: {surrogate}.", "",
+             "| Config | n | Param (M) ours | Param (M) paper | Param (M) published cell | +× (M) ours | +× (M) paper | "
+             "+× (M) published cell | median search_s ours | paper | NB301 err ours | our seed = paper seed: pairs "
+             "shared with the published cell |",
+             "|---|---:|---|---:|---:|---|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        pub = "" if r["published_params"] is None else f"{r['published_params']:.2f} (C=38: {r['published_params_c38']:.2f})"
+        pubf = "" if r["published_flops"] is None else f"{r['published_flops']:.0f}"
+        ov = "" if r["seed_overlap"] is None else f"seed {r['paper_seed']}: {r['seed_overlap']}/16"
+        lines.append(f"| {r['config']} | {r['n']} | {r['params']} [{r['params_range']}] | {r['paper_params']} | {pub} | "
+                     f"{r['flops']} | {r['paper_flops']} | {pubf} | {r['median_search_s']:.2f} | {r['paper_search_s']} "
+                     f"(GPU) | {r['err']} | {ov} |")
+    lines += ["", "Paper's evaluation results of the trained cells (quoted; " + TRAINING_NOTE + "):", "",
+              "| Config | CIFAR-10 test err (%) | CIFAR-100 (%) | ImageNet top-1 / top-5 (%) |", "|---|---|---|---|"]
+    for r in rows:
+        c10, c100, inet = r["paper_errors"]
+        lines.append(f"| {r['config']} | {c10} | {c100} | {inet} |")
+    devices = sorted({r["device"] for r in rows})
+    lines += ["", f"search_s = data_s + score_s (the authors' timed region) on {', '.join(devices)}; the paper's "
+              "8.5 s is on one GPU."]
+    return "\n".join(lines) + "\n"
+
+
+def table6_latex(rows: list[dict]) -> str:
+    out = [r"\begin{tabular}{lrllllll}", r"\toprule",
+           r"Config & n & Param (M) & Param paper & $+\times$ (M) & $+\times$ paper & search s & search s paper \\",
+           r"\midrule"]
+    for r in rows:
+        cells = [r["config"], str(r["n"]), r["params"], str(r["paper_params"]), r["flops"], str(r["paper_flops"]),
+                 f"{r['median_search_s']:.2f}", "8.5 (GPU)"]
+        out.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(out) + "\n"
+
+
+def _has_table6(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
+    d = darts_cells(cells)
+    return bool(((d["search_method"] == "freedarts") & (d["mode"] == "oneshot")).any())
+
+
+@section("darts_table6", applies=_has_table6, order=260)
+def _table6(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    rows = table6_rows(cells)
+    _, surrogate = error_column(darts_cells(cells))
+    md = table6_markdown(rows, surrogate)
+    files = [write_text(out_dir / "table6.md", md), write_text(out_dir / "table6.tex", table6_latex(rows))]
+    return Fragment("## Table 6: DARTS space (search side)\n\n" + md, files, "Table 6 (DARTS, search side)\n" + md)
+
+
+# -- genotypes and drawings -------------------------------------------------------------------------
+def genotypes_markdown(d: pd.DataFrame, column: str | None) -> str:
+    lines = ["| config | method | mode | seed | Param (M) | +× (M) | NB301 err | search_s | genotype |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in d.sort_values(["preset", "search_method", "mode", "seed"]).itertuples(index=False):
+        err = f"{getattr(r, column):.2f}" if column and not pd.isna(getattr(r, column)) else ""
+        lines.append(f"| {CONFIGS.get(r.preset, r.preset)} | {r.search_method} | {r.mode} | {r.seed} | {r.params_m:.2f} | "
+                     f"{r.flops_m:.0f} | {err} | {r.search_s:.2f} | `{md_escape(r.arch)}` |")
+    return "\n".join(lines) + "\n"
+
+
+def _node_positions() -> dict[int, tuple[float, float]]:
+    return {0: (0.0, 3.0), 1: (0.0, 0.0), 2: (2.4, 3.4), 3: (4.0, 0.6), 4: (5.6, 3.0), 5: (7.2, 0.9), 6: (9.2, 1.8)}
+
+
+def draw_cell(ax, pairs: list, title: str) -> None:
+    """DARTS-style cell graph: c_{k-2}, c_{k-1} -> nodes 0..3 -> c_{k} (concat), each edge labelled by its op
+    along the edge."""
+    pos = _node_positions()
+    names = {0: "$c_{k-2}$", 1: "$c_{k-1}$", 2: "0", 3: "1", 4: "2", 5: "3", 6: "$c_{k}$"}
+    colors = {0: "#a6d96a", 1: "#a6d96a", 6: "#fdae61"}
+    for node in range(2, 6):
+        ax.annotate("", xy=pos[6], xytext=pos[node],
+                    arrowprops={"arrowstyle": "-|>", "color": "#cccccc", "shrinkA": 12, "shrinkB": 12})
+    for i, (op, src) in enumerate(pairs):
+        dst = i // 2 + 2
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops={"arrowstyle": "-|>", "color": "#444444", "lw": 1.1, "shrinkA": 12, "shrinkB": 12})
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+        angle = angle - 180 if angle > 90 else angle + 180 if angle < -90 else angle
+        t = 0.62
+        ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), op, fontsize=6.5, ha="center", va="center",
+                rotation=angle, rotation_mode="anchor", color="#08306b",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.9})
+    for node, (x, y) in pos.items():
+        ax.text(x, y, names[node], ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round,pad=0.4", "fc": colors.get(node, "#abd9e9"), "ec": "#333333"})
+    ax.set_xlim(-0.8, 10.0)
+    ax.set_ylim(-0.6, 4.0)
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+
+
+def draw_genotypes(arches: list[tuple[str, str]], path: Path) -> Path:
+    """One row per (label, genotype string): its normal and reduction cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(arches), 2, figsize=(13, 3.2 * len(arches)), squeeze=False)
+    for row, (label, arch) in enumerate(arches):
+        g = _darts_key.parse(arch)
+        draw_cell(axes[row][0], g["normal"], f"{label}: normal cell")
+        draw_cell(axes[row][1], g["reduce"], f"{label}: reduction cell")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+@section("darts_genotypes", applies=has_space(SPACE), order=270)
+def _genotypes(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    d = darts_cells(cells)
+    column, surrogate = error_column(d)
+    md = genotypes_markdown(d, column)
+    files = [write_text(out_dir / "darts_genotypes.md", md)]
+    parts = ["## DARTS genotypes", "", f"NB301 err: {surrogate}. " + TRAINING_NOTE, "",
+             f"All found genotypes: [darts_genotypes.md](darts_genotypes.md) ({len(d)} cells).", ""]
+    searched = d[d["search_method"] == "freedarts"]
+    for (preset, mode), g in searched.groupby(["preset", "mode"]):
+        best = g.sort_values([column, "seed"]).iloc[0] if column else g.sort_values("seed").iloc[0]
+        label = f"{CONFIGS.get(preset, preset)} {mode} seed {best['seed']}"
+        arches = [(f"ours: {label}" + (f" (NB301 err {best[column]:.2f})" if column else ""), best["arch"])]
+        if preset in CONFIGS:
+            from spaces import darts  # lazy, as published_sizes
+
+            paper = darts.Genotype.parse(darts.PAPER_GENOTYPES[CONFIGS[preset]]).arch_str()
+            arches.append((f"paper: {CONFIGS[preset]} seed {PAPER_SEED[preset]}", paper))
+        png = draw_genotypes(arches, out_dir / f"fig4_{preset}_{mode}.png")
+        files.append(png)
+        parts += [f"![{label}]({png.name})", "", f"Best by surrogate error: `{best['arch']}`", ""]
+    return Fragment("\n".join(parts), files)
