@@ -195,7 +195,7 @@ def _read(directory: Path, schema: pa.Schema) -> pd.DataFrame:
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         return schema.empty_table().to_pandas()
-    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files]).to_pandas()
+    return pa.concat_tables([_conform(pq.read_table(f), schema) for f in files]).to_pandas()
 
 
 def read_cells(results_dir: str | Path) -> pd.DataFrame:
@@ -217,3 +217,37 @@ def cell_statuses(results_dir: str | Path) -> dict[str, str]:
         return {}
     t = ds.dataset(directory, format="parquet", schema=CELL_SCHEMA).to_table(columns=["cell_id", "status"])
     return dict(zip(t.column("cell_id").to_pylist(), t.column("status").to_pylist()))
+
+
+# Columns added after results were first written, and the value that rows written before them
+# hold implicitly (every cell before the method axis was a FreeDARTS search).
+_BACKFILL = {"method": "freedarts"}
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with exactly `schema`'s columns: missing ones null (or their backfill value)."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            fill = _BACKFILL.get(field.name)
+            columns.append(pa.array([fill] * table.num_rows, type=field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def upgrade(results_dir: str | Path) -> int:
+    """Rewrite part files written under an older schema to the current one; returns how many.
+
+    Keeps a results directory uniform as the schema grows, so `pd.read_parquet(dir)` (which takes
+    its schema from one file) sees every column of every row. The sweep driver runs it first.
+    """
+    rewritten = 0
+    for sub, schema in ((CELLS_DIR, CELL_SCHEMA), (TRAJECTORY_DIR, TRAJECTORY_SCHEMA)):
+        directory = Path(results_dir) / sub
+        for f in sorted(directory.glob("*.parquet")) if directory.is_dir() else []:
+            if pq.read_schema(f).remove_metadata() == schema:
+                continue
+            _write_atomic(_conform(pq.read_table(f), schema), f)
+            rewritten += 1
+    return rewritten

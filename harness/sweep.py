@@ -248,6 +248,7 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, addre
     """Run `cells` on Ray Tune and write their rows; returns counts by status of this run's cells."""
     ctx = make_context(sweep, out)
     write_config(sweep, results_dir)
+    store.upgrade(results_dir)  # older part files get the current columns before new ones join them
     if not cells:
         return {}
 

@@ -56,3 +56,18 @@ def test_empty_results_dir_reads_as_empty_frames_with_columns(tmp_path):
     assert list(store.read_cells(tmp_path).columns) == list(store.CELL_COLUMNS)
     assert store.read_trajectory(tmp_path).empty
     assert store.cell_statuses(tmp_path) == {}
+
+
+def test_upgrade_rewrites_old_part_files_to_the_current_schema(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "cells").mkdir()
+    old = pa.table({"cell_id": ["old"], "status": ["ok"], "seed": [1]})  # written before `method` existed
+    pq.write_table(old, tmp_path / "cells" / "old.parquet")
+    store.write_cell(tmp_path, row("new", method="random"), [])
+    assert store.read_cells(tmp_path).set_index("cell_id").loc["old", "method"] == "freedarts"
+    assert store.upgrade(tmp_path) == 1 and store.upgrade(tmp_path) == 0
+    cells = pd.read_parquet(tmp_path / "cells").set_index("cell_id")  # plain pandas, one schema
+    assert list(cells.reset_index().columns) == list(store.CELL_COLUMNS)
+    assert cells.loc["old", "method"] == "freedarts" and cells.loc["new", "method"] == "random"
