@@ -232,7 +232,8 @@ def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, 
     t0 = time.perf_counter()
     images_dir = dict(ctx.images_dir).get(cell.dataset)
     batch = search_batch(cell.variant, cell.dataset, seed=cell.seed, batch_size=cell.batch_size,
-                         root=data_root(ctx.data_root), images_dir=Path(images_dir) if images_dir else None,
+                         root=Path(ctx.data_root) if ctx.data_root else data_root(),
+                         images_dir=Path(images_dir) if images_dir else None,
                          augment=cell.augment, normalization=cell.normalization)
     row["data_s"] = time.perf_counter() - t0
     row["data_source"] = batch.source

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from benchmarks import get_benchmark
-from benchmarks.paths import cache_root, data_root
+from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root, data_root
 from harness import store
 from harness.config import CELL_FIELDS, CellConfig, SweepConfig, load
 from harness.errors import BenchmarkError, ConfigError, HarnessError, UnknownNameError
@@ -210,6 +210,14 @@ def _parse_time(value):
     return None if value is None else pd.Timestamp(value).to_pydatetime()
 
 
+def _absolute_roots() -> None:
+    """Workers start in Tune's trial directories: a relative $HARNESS_DATA / $HARNESS_CACHE (as in
+    `HARNESS_DATA=../shared/data`) must be made absolute before they inherit the environment."""
+    for var, resolve_root in ((DATA_ENV, data_root), (CACHE_ENV, cache_root)):
+        if os.environ.get(var):
+            os.environ[var] = str(resolve_root())
+
+
 def _init_ray(address: str | None) -> None:
     # Our Parquet is the sweep state: Tune's per-trial loggers and frequent experiment snapshots
     # (which dominate runs of thousands of short trials) are not needed. Users may override.
@@ -217,6 +225,7 @@ def _init_ray(address: str | None) -> None:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "600")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", "16")
+    _absolute_roots()
     import ray
 
     if ray.is_initialized():

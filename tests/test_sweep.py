@@ -70,7 +70,9 @@ def test_run_resume_retry_and_worker_death(tmp_path):
     results = tmp_path / "r"
     ids = sweep([f, "--dry-run", "--results", results]).stdout.split()
     kill = ids[0]  # the first cell's worker dies every time
-    res = sweep([f, "--results", results], env={"FREEDARTS_KILL_CELLS": kill})
+    # A relative data root, as in the README (`HARNESS_DATA=../shared/data`): workers run elsewhere.
+    rel = os.path.relpath(os.environ["HARNESS_DATA"], REPO)
+    res = sweep([f, "--results", results], env={"FREEDARTS_KILL_CELLS": kill, "HARNESS_DATA": rel})
     assert res.returncode == 0, res.stderr
     cells = pd.read_parquet(results / "s" / "cells").set_index("cell_id")
     assert len(cells) == 4
