@@ -42,6 +42,11 @@ def reference_search_s(n: int = 3) -> float:
     return statistics.median(r["search_s"] for r in rows)
 
 
+def _plain(record: dict) -> dict:
+    """A pandas record back to row values (NaN -> None, as the runner writes them)."""
+    return {k: (None if v is None or v != v else v) for k, v in record.items()}
+
+
 def write_cost(results_dir: Path, sample: dict, trajectory: list[dict], n: int = 50) -> float:
     t0 = time.perf_counter()
     for i in range(n):
@@ -72,15 +77,15 @@ def main(argv=None) -> int:
     for conc in args.concurrency:
         out = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
         t0 = time.perf_counter()
-        sw.run(cfg, list(cfg.cells), out, max_concurrent=conc, out=open("/dev/null", "w"))
+        sw.run(cfg, list(cfg.cells), out, max_concurrent=conc)  # progress lines go to stderr
         wall = time.perf_counter() - t0
         cells = store.read_cells(out)
         in_cell = (cells.finished_at - cells.started_at).dt.total_seconds()
         overhead = (wall * conc - in_cell.sum()) / len(cells)
         traj = store.read_trajectory(out)
-        sample = cells.iloc[0].to_dict()
-        w = write_cost(Path(tempfile.mkdtemp()), {k: (None if v != v else v) for k, v in sample.items()},
-                       traj[traj.cell_id == sample["cell_id"]].to_dict("records"))
+        sample = _plain(cells.iloc[0].to_dict())
+        w = write_cost(Path(tempfile.mkdtemp()), sample,
+                       [_plain(t) for t in traj[traj.cell_id == sample["cell_id"]].to_dict("records")])
         print(f"| {conc} | {len(cells)} | {wall:.1f} | {len(cells) / wall:.2f} | {in_cell.mean():.3f} | "
               f"{cells.lookup_s.mean():.4f} | {w:.4f} | {overhead:.3f} | {overhead / ref:.1%} |")
     return 0
