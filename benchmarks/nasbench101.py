@@ -69,8 +69,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkTableMissingError, ConversionError
-from benchmarks.nasbench201 import _atomic_write, _sha256_file
+from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
+from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
+    METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
+)
 from spaces._nb101_cell import (  # noqa: F401  (re-exported: the hash and pruning belong to the NB101 cell)
     INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, cell_hash, check_spec, module_hash, prune,
 )
@@ -78,8 +80,6 @@ from spaces._nb101_cell import (  # noqa: F401  (re-exported: the hash and pruni
 log = logging.getLogger(__name__)
 
 NAME = "nasbench101"
-TABLE_FILE = "table.parquet"
-METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 N_NB101_CELLS = 423_624  # unique cells in NAS-Bench-101
 REPEATS = 3
@@ -471,7 +471,7 @@ def convert(source: Path, out_dir: Path, *, verify_hash: bool = True, verify_crc
     meta = {
         "benchmark": NAME, "format_version": FORMAT_VERSION,
         "source": {"path": str(source), "name": source.name, "kind": kind,
-                   "files": [{"name": p.name, "sha256": _sha256_file(p)} for p in files]},
+                   "files": [{"name": p.name, "sha256": sha256_file(p)} for p in files]},
         "coverage": coverage(entries, kind),
         "n_rows": len(entries),
         "n_archs": len({h for h, _ in entries}),
@@ -481,8 +481,7 @@ def convert(source: Path, out_dir: Path, *, verify_hash: bool = True, verify_crc
         "table_file": TABLE_FILE, "table_sha256": hashlib.sha256(data).hexdigest(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / TABLE_FILE, data)
-    _atomic_write(out_dir / METADATA_FILE, (json.dumps(meta, indent=2) + "\n").encode())  # last: marks done
+    write_table(out_dir, data, meta)
     log.info("wrote NB101 table (%s) to %s; please cite %s", meta["coverage"]["summary"], out_dir, CITATION)
     return out_dir
 
@@ -546,11 +545,6 @@ class NB101Table:
         return out
 
 
-def has_table(table_dir: Path) -> bool:
-    table_dir = Path(table_dir)
-    return (table_dir / TABLE_FILE).is_file() and (table_dir / METADATA_FILE).is_file()
-
-
 def _missing_fix(table_dir: Path) -> str:
     return f"run `{CONVERT_COMMAND} --out {table_dir}` ({OBTAIN_HINT})"
 
@@ -558,17 +552,7 @@ def _missing_fix(table_dir: Path) -> str:
 def open_table(table_dir: Path) -> NB101Table:
     """Load a converted table, checking it against its metadata's sha256."""
     table_dir = Path(table_dir).expanduser()
-    if not has_table(table_dir):
-        raise BenchmarkTableMissingError(NAME, str(table_dir), _missing_fix(table_dir))
-    try:
-        meta = json.loads((table_dir / METADATA_FILE).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        meta = {}
-    data = (table_dir / TABLE_FILE).read_bytes()
-    if (not isinstance(meta, dict) or meta.get("benchmark") != NAME
-            or hashlib.sha256(data).hexdigest() != meta.get("table_sha256")):
-        raise ConversionError(f"{table_dir} is not an intact {NAME} table (benchmark or table_sha256 in "
-                              f"{METADATA_FILE} does not match {TABLE_FILE}); fix: {_missing_fix(table_dir)}")
+    meta, data = read_verified(NAME, table_dir, _missing_fix(table_dir))
     cols = pq.read_table(pa.BufferReader(data)).to_pydict()
     names = [c for c in cols if c not in ("module_hash", "epochs")]
     rows = {(h, e): {c: cols[c][i] for c in names} for i, (h, e) in enumerate(zip(cols["module_hash"], cols["epochs"]))}
@@ -591,10 +575,7 @@ def find_raw_source(data_root: Path) -> Path | None:
 def resolve_table(data_root: Path, cache_root: Path, configured: Path | None = None) -> Path | None:
     """`configured`, else the cached table, else one converted now from the data root; None if no data."""
     if configured is not None:
-        configured = Path(configured).expanduser()
-        if not has_table(configured):
-            raise BenchmarkTableMissingError(NAME, str(configured), _missing_fix(configured))
-        return configured
+        return require_table(NAME, configured, _missing_fix(Path(configured)))
     cached = Path(cache_root) / NAME
     source = find_raw_source(Path(data_root))
     if has_table(cached):

@@ -37,12 +37,9 @@ import contextlib
 import hashlib
 import importlib
 import io
-import json
 import logging
 import math
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,13 +52,14 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkTableMissingError, ConversionError
+from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
+    METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
+)
+from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 
 log = logging.getLogger(__name__)
 
 NAME = "nasbench201"
-TABLE_FILE = "table.parquet"
-METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 HP = "200"  # the 200-epoch training schedule; '12' (the 'less' results) is a different benchmark
 
@@ -351,26 +349,6 @@ def _validate(rows: _Rows, source: Path) -> dict[str, list[float]]:
     return kept
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a unique temp file + rename so a reader (or a concurrent converter) never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _table_bytes(rows: _Rows, metrics: dict[str, list[float]]) -> bytes:
     columns: dict[str, pa.Array] = {
         "arch_index": pa.array(rows.arch_index, type=pa.int64()),
@@ -390,7 +368,7 @@ def _metadata(source: Path, kind: str, rows: _Rows, metrics: dict[str, list[floa
         "benchmark": NAME,
         "format_version": FORMAT_VERSION,
         "source": {"path": str(source), "name": source.name, "kind": kind,
-                   "sha256": _sha256_file(hashed), "sha256_of": hashed.name},
+                   "sha256": sha256_file(hashed), "sha256_of": hashed.name},
         "api": {"package": rows.api_package, "version": rows.api_version},
         "hp": HP,
         "n_archs": len(rows.arch),
@@ -423,8 +401,7 @@ def convert(source: Path, out_dir: Path) -> Path:
     table_sha = hashlib.sha256(data).hexdigest()
     meta = _metadata(source, kind, rows, metrics, table_sha)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / TABLE_FILE, data)
-    _atomic_write(out_dir / METADATA_FILE, (json.dumps(meta, indent=2) + "\n").encode())  # last: marks done
+    write_table(out_dir, data, meta)
     log.info("wrote %d NB201 archs to %s; please cite %s", len(rows.arch), out_dir,
              "NAS-Bench-201 (Dong & Yang, ICLR 2020) and NATS-Bench (Dong et al., TPAMI 2021)")
     return out_dir
@@ -471,12 +448,6 @@ class NB201Table:
         return tuple(self._rows)
 
 
-def has_table(table_dir: Path) -> bool:
-    """True when `table_dir` holds a finished conversion (metadata.json is written last)."""
-    table_dir = Path(table_dir)
-    return (table_dir / TABLE_FILE).is_file() and (table_dir / METADATA_FILE).is_file()
-
-
 def _missing_fix(table_dir: Path) -> str:
     return f"run `{CONVERT_COMMAND} --out {table_dir}` ({OBTAIN_HINT})"
 
@@ -489,17 +460,7 @@ def open_table(table_dir: Path) -> NB201Table:
         ConversionError: the files exist but are not an intact NB201 table.
     """
     table_dir = Path(table_dir).expanduser()
-    if not has_table(table_dir):
-        raise BenchmarkTableMissingError(NAME, str(table_dir), _missing_fix(table_dir))
-    try:
-        meta = json.loads((table_dir / METADATA_FILE).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        meta = {}  # reported below as a mismatch, with the same fix
-    data = (table_dir / TABLE_FILE).read_bytes()
-    if (not isinstance(meta, dict) or meta.get("benchmark") != NAME
-            or hashlib.sha256(data).hexdigest() != meta.get("table_sha256")):
-        raise ConversionError(f"{table_dir} is not an intact {NAME} table (benchmark or table_sha256 in "
-                              f"{METADATA_FILE} does not match {TABLE_FILE}); fix: {_missing_fix(table_dir)}")
+    meta, data = read_verified(NAME, table_dir, _missing_fix(table_dir))
     columns = pq.read_table(pa.BufferReader(data)).to_pydict()
     metrics = tuple(c for c in METRIC_COLUMNS if c in columns)
     rows = {
@@ -529,10 +490,7 @@ def resolve_table(data_root: Path, cache_root: Path, configured: Path | None = N
         BenchmarkTableMissingError: `configured` is given but holds no table.
     """
     if configured is not None:
-        configured = Path(configured).expanduser()
-        if not has_table(configured):
-            raise BenchmarkTableMissingError(NAME, str(configured), _missing_fix(configured))
-        return configured
+        return require_table(NAME, configured, _missing_fix(Path(configured)))
     cached = Path(cache_root) / NAME
     if has_table(cached):
         return cached

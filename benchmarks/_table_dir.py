@@ -1,0 +1,74 @@
+"""The on-disk shape every converted benchmark table shares, in one place.
+
+A table directory holds `table.parquet` and `metadata.json`; the metadata is written last (each
+file atomically), so a directory without it is an unfinished conversion, and `table_sha256` in it
+lets `read_verified` refuse a table that was changed or truncated since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from benchmarks.errors import BenchmarkTableMissingError, ConversionError
+
+TABLE_FILE = "table.parquet"
+METADATA_FILE = "metadata.json"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a unique temp file + rename so a reader (or a concurrent converter) never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(out_dir: Path, table_bytes: bytes, metadata: dict) -> None:
+    """The table, then its metadata (last: marks the conversion done)."""
+    atomic_write(out_dir / TABLE_FILE, table_bytes)
+    atomic_write(out_dir / METADATA_FILE, (json.dumps(metadata, indent=2) + "\n").encode())
+
+
+def has_table(table_dir: Path) -> bool:
+    """True when `table_dir` holds a finished conversion."""
+    table_dir = Path(table_dir)
+    return (table_dir / TABLE_FILE).is_file() and (table_dir / METADATA_FILE).is_file()
+
+
+def require_table(name: str, table_dir: Path, fix: str) -> Path:
+    """`table_dir` if it holds a finished table, else `BenchmarkTableMissingError` with `fix`."""
+    table_dir = Path(table_dir).expanduser()
+    if not has_table(table_dir):
+        raise BenchmarkTableMissingError(name, str(table_dir), fix)
+    return table_dir
+
+
+def read_verified(name: str, table_dir: Path, fix: str) -> tuple[dict, bytes]:
+    """(metadata, table bytes) of an intact `name` table; one-line errors naming the fix otherwise."""
+    table_dir = require_table(name, table_dir, fix)
+    try:
+        meta = json.loads((table_dir / METADATA_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        meta = {}  # reported below as a mismatch, with the same fix
+    data = (table_dir / TABLE_FILE).read_bytes()
+    if (not isinstance(meta, dict) or meta.get("benchmark") != name
+            or hashlib.sha256(data).hexdigest() != meta.get("table_sha256")):
+        raise ConversionError(f"{table_dir} is not an intact {name} table (benchmark or table_sha256 in "
+                              f"{METADATA_FILE} does not match {TABLE_FILE}); fix: {fix}")
+    return meta, data
