@@ -91,3 +91,13 @@ def test_a_node_leaving_mid_sweep_does_not_stop_it(cluster, tmp_path):
     assert proc.returncode == 0, err
     cells = pd.read_parquet(cells_dir)
     assert len(cells) == 40 and cells.cell_id.is_unique and (cells.status == "ok").all()
+
+
+def test_throughput_mode_packs_cells_onto_shared_gpus(cluster, tmp_path):
+    c, _ = cluster
+    f = write(tmp_path, 8, extra="resources: {mode: throughput, gpus_per_cell: 0.5}\n")
+    res = subprocess.run(sweep_cmd(f, tmp_path / "r", c.address), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    cells = pd.read_parquet(tmp_path / "r" / "c" / "cells")
+    assert len(cells) == 8 and (cells.status == "ok").all()
+    assert cells.gpu_ids.str.fullmatch(r"\d+").all()  # a half GPU is still one device id
