@@ -57,9 +57,8 @@ def select(cells: tuple[CellConfig, ...], only: list[str]) -> list[CellConfig]:
     return selected
 
 
-def pending(cells: list[CellConfig], results_dir: Path, retry_failed: bool) -> list[CellConfig]:
-    """Cells without a row (or with a failed row, when retrying failures)."""
-    statuses = store.cell_statuses(results_dir)
+def pending(cells: list[CellConfig], statuses: dict[str, str], retry_failed: bool) -> list[CellConfig]:
+    """Cells without a row in `statuses` (or with a failed row, when retrying failures)."""
     return [c for c in cells if c.cell_id not in statuses
             or (retry_failed and statuses[c.cell_id] == store.STATUS_FAILED)]
 
@@ -321,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         sweep = load(args.sweep)
         results_dir = Path(args.results) / sweep.name
         cells = select(sweep.cells, args.only)
-        todo = pending(cells, results_dir, args.retry_failed)
+        statuses = store.cell_statuses(results_dir)  # read once: thousands of part files on a big sweep
+        todo = pending(cells, statuses, args.retry_failed)
         if args.dry_run:
-            statuses = store.cell_statuses(results_dir)
             for c in cells:
                 fields = " ".join(f"{k}={v}" for k, v in c.to_dict().items() if k not in ("space_options",))
                 print(f"{c.cell_id}  {statuses.get(c.cell_id, 'todo'):7s} {fields}")
