@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import nasbench101, nasbench201, nasbench301, yahpo_nb301
+from benchmarks import nasbench101, nasbench201, nasbench301, nb301_distilled, yahpo_nb301
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,15 @@ _SPECS: tuple[BenchmarkSpec, ...] = (
         obtain_hint=nasbench301.OBTAIN_HINT,
         spaces=("darts",),
         description="NAS-Bench-301 official surrogate (nasbench301 0.3, nb_models_1.0) in an isolated environment",
+    ),
+    BenchmarkSpec(
+        name=nb301_distilled.NAME,
+        convert=nb301_distilled.convert,
+        open_table=nb301_distilled.open_table,
+        resolve_table=nb301_distilled.resolve_table,
+        obtain_hint=nb301_distilled.OBTAIN_HINT,
+        spaces=("darts",),
+        description="NAS-Bench-301 distilled: LightGBM fit to 10,000 official NB301 v0.9 predictions (validated in metadata.json)",
     ),
 )
 
