@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import nasbench101, nasbench201, nasbench301, yahpo_nb301
+from benchmarks import nasbench101, nasbench201, nasbench301, nb101_predicted, nb301_distilled, yahpo_nb301
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,15 @@ _SPECS: tuple[BenchmarkSpec, ...] = (
         description="NAS-Bench-101 (own tfrecord reader; or the staged partial data): CIFAR-10 accuracies per repeat, keyed by module hash",
     ),
     BenchmarkSpec(
+        name=nb101_predicted.NAME,
+        convert=nb101_predicted.convert,
+        open_table=nb101_predicted.open_table,
+        resolve_table=nb101_predicted.resolve_table,
+        obtain_hint=nb101_predicted.OBTAIN_HINT,
+        spaces=("nasbench1shot1",),
+        description="NB101 PREDICTED: LightGBM on the staged NB101 validation accuracies, every NB1Shot1 space-3 cell (own column)",
+    ),
+    BenchmarkSpec(
         name=yahpo_nb301.NAME,
         convert=yahpo_nb301.convert,
         open_table=yahpo_nb301.open_table,
@@ -82,6 +91,15 @@ _SPECS: tuple[BenchmarkSpec, ...] = (
         obtain_hint=nasbench301.OBTAIN_HINT,
         spaces=("darts",),
         description="NAS-Bench-301 official surrogate (nasbench301 0.3, nb_models_1.0) in an isolated environment",
+    ),
+    BenchmarkSpec(
+        name=nb301_distilled.NAME,
+        convert=nb301_distilled.convert,
+        open_table=nb301_distilled.open_table,
+        resolve_table=nb301_distilled.resolve_table,
+        obtain_hint=nb301_distilled.OBTAIN_HINT,
+        spaces=("darts",),
+        description="NAS-Bench-301 distilled: LightGBM fit to 10,000 official NB301 v0.9 predictions (validated in metadata.json)",
     ),
 )
 
