@@ -19,7 +19,7 @@ from harness.report import bias as bias_mod
 from harness.report._base import ReportOptions
 from harness.report.bias import op_histogram, param_bias, score_param_correlation, spearman
 from harness.report.fig3 import fig3_stats, flat_range
-from harness.report.table2 import table2_frame, table2_markdown, table2_stats
+from harness.report.table2 import table2_frame, table2_latex, table2_markdown, table2_stats
 from harness.space_stats import param_distribution
 from spaces import nasbench201 as nb
 
@@ -94,18 +94,32 @@ def test_table2_rows_quote_the_literature_and_put_ours_beside_the_paper():
                       {"dataset": "imagenet16-120", "method": "zero_cost", "proxy": "synflow", "n_samples": 5,
                        "seed": 0, "status": "failed", "error": "NonFiniteScoreError: x"}])
     stats = table2_stats(cells)
-    assert stats[("random", None, "cifar10")].mean == 85.0 and stats[("random", None, "cifar10")].n == 2
-    assert stats[("freedarts", None, "cifar100")].n == 1  # the labelled cell is not Table 2's FreeDARTS row
-    assert stats[("zero_cost", 5, "imagenet16-120")].text() == "no data (1 failed)"
-    assert stats[("zero_cost_pt", None, "cifar10")].text() == "—"
+    assert stats[("random", "cifar10")].mean == 85.0 and stats[("random", "cifar10")].n == 2
+    assert stats[("FreeDARTS-D", "cifar100")].n == 1  # the labelled cell is not Table 2's FreeDARTS row
+    assert stats[("zero_cost (synflow, N=5)", "imagenet16-120")].text() == "no data (1 failed)"
+    assert ("zero_cost_pt", "cifar10") not in stats
     frame = table2_frame(cells)
     assert set(frame.loc[frame["method"] == "GDAS", "source"]) == {"quoted"}
     assert list(frame.loc[frame["method"] == "Random baseline", "source"]) == ["paper", "ours"]
     ours = frame[(frame["method"] == "Random baseline") & (frame["source"] == "ours")].iloc[0]
     assert ours["CIFAR-10"] == "85.00 ± 7.07 (n=2)"
-    assert list(frame.loc[frame["source"] == "ours", "method"])[1] == "Zero-Cost NAS (N=5)"
+    assert list(frame.loc[frame["source"] == "ours", "method"])[1] == "Zero-Cost NAS (synflow, N=5)"
     md = table2_markdown(cells)
-    assert "| KNAS | quoted | 93.43 | 71.05 | 45.05 | 20000s |" in md and "N (sampled cells) 5" in md
+    assert "| KNAS | quoted | 93.43 | 71.05 | 45.05 | 20000s |" in md
+    assert "- `zero_cost (synflow, N=5)`: 1 cells (0 ok); seeds 0-0; datasets imagenet16-120" in md
+
+
+def test_table2_keeps_proxies_apart_and_lists_harness_only_methods():
+    zc = {"dataset": "cifar10", "method": "zero_cost", "variant": "labels", "n_samples": 30, "seed": 0}
+    cells = _cells([{**zc, "proxy": "snip", "cifar10_test_acc": 90.0}, {**zc, "proxy": "grad_norm", "cifar10_test_acc": 92.0},
+                    {"dataset": "cifar10", "method": "most_params", "n_samples": 100, "seed": 0,
+                     "cifar10_test_acc": 93.0}])
+    frame = table2_frame(cells).set_index("method")
+    assert frame.loc["Zero-Cost NAS (snip, N=30)", "CIFAR-10"] == "90.00 (n=1)"
+    assert frame.loc["Zero-Cost NAS (grad_norm, N=30)", "CIFAR-10"] == "92.00 (n=1)"
+    assert frame.loc["Most parameters (not in the paper) (N=100)", "source"] == "ours"
+    tex = table2_latex(cells)
+    assert r"\caption{Table 2: comparison" in tex and r"\label{tab:t-table2}" in tex and r"\toprule" in tex
 
 
 def test_fig3_counts_failures_and_finds_the_flat_range():
@@ -138,7 +152,9 @@ def test_sections_write_their_files(tmp_path, monkeypatch):
         assert (tmp_path / name).stat().st_size > 0, name
     text = (tmp_path / "bias.md").read_text()
     assert "picked in 1 of 1 cells; sampled in 1 (ranks when sampled: 1)" in text
-    assert "| **FreeDARTS** | **ours** | 93.00 ± 0.00 (n=2) |" in (tmp_path / "table2.md").read_text()
+    table2 = (tmp_path / "table2.md").read_text()  # two alpha scales: two rows, never pooled
+    assert "| **FreeDARTS [alpha_scale=0.001]** | **ours** | 93.00 (n=1) |" in table2
+    assert "| **FreeDARTS [alpha_scale=0.01]** | **ours** | 93.00 (n=1) |" in table2
     # Table 3's FreeDARTS-D row pools only FreeDARTS cells (93.0, 93.0), not the zero_cost one (93.7).
     table3 = (tmp_path / "table3.md").read_text()
     assert "93.00" in table3 and "93.23" not in table3
