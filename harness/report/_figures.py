@@ -132,7 +132,7 @@ def figure_problems(fig) -> list[str]:
             problems.append(f"{_name(ax, i)} has no plotted data (no data artist with a finite point)")
             continue
         if ax.axison and not (ax.get_xlabel() and ax.get_ylabel()):
-            problems.append(f"{_name(ax, i)} lacks an {'x' if not ax.get_xlabel() else 'y'} axis label")
+            problems.append(f"{_name(ax, i)} lacks {'an x' if not ax.get_xlabel() else 'a y'} axis label")
         covered = _legend_covers(ax, points)
         if covered:
             problems.append(f"the legend of {_name(ax, i)} covers {covered} data point(s) or bar(s); place it outside")
