@@ -14,11 +14,12 @@ space's own modules (never assumed), so the whole space's sizes follow without b
   the edge-e modules of the network with op o on every edge (5 builds); base is `param_count` of
   the all-`none` cell. Every one of the 15,625 cells is then one vectorised sum; the largest is the
   per-edge argmax.
-* DARTS (the CIFAR evaluation network `param_count` sizes, or as the space's options say): params =
-  base + sum over (cell type, node) of c[cell, node, its two (op, input) pairs]. c is `param_count`
-  of a reference genotype with that node's pairs replaced minus the reference's (1,960 closed-form
-  counts); the largest genotype takes each node's best pair of distinct inputs and ops, and its
-  count is checked against `param_count`. Sizes of the space: a seeded uniform sample.
+* DARTS (the evaluation network `param_count` sizes: CIFAR, C=36, 20 cells, whatever the search
+  supernet's options): params = base + sum over (cell type, node) of c[cell, node, its two (op,
+  input) pairs]. c is `param_count` of a reference genotype with that node's pairs replaced minus
+  the reference's (1,960 closed-form counts); the largest genotype takes each node's best pair of
+  distinct inputs and ops, and its count is checked against `param_count`. Sizes of the space: a
+  seeded uniform sample, counted with the same tables.
 * MobileNet: params = base + sum over the 21 blocks of c[block, op], c read from the blocks of one
   built network per op (7 builds), the base checked to be the same in each. Sizes: a seeded
   uniform sample over each block's allowed options (skip only where the block keeps its shape).
@@ -67,6 +68,7 @@ class SpaceSizes:
     _ops: object = dataclasses.field(repr=False)          # arch key -> tuple of ops, one per position
     _max_op: object = dataclasses.field(repr=False)       # arch key -> bool per position
     _distribution: object = dataclasses.field(repr=False)  # () -> (arch keys, counts)
+    _uniform_max_op: float | None = None  # closed form of uniform_max_op_share, where the positions are independent
 
     def params(self, archs) -> np.ndarray:
         return np.asarray(self._params(list(archs)), dtype=np.int64)
@@ -77,6 +79,14 @@ class SpaceSizes:
     def max_op_mask(self, arch: str) -> np.ndarray:
         """Per position: whether the chosen op has the most parameters of the options there."""
         return np.asarray(self._max_op(arch), dtype=bool)
+
+    @functools.cached_property
+    def uniform_max_op_share(self) -> float:
+        """Expected share of positions holding their most-parameter op for a uniformly random architecture:
+        exact where the positions are independent (NB201, MobileNet), else over the distribution sample."""
+        if self._uniform_max_op is not None:
+            return float(self._uniform_max_op)
+        return float(np.mean([self.max_op_mask(a).mean() for a in self.distribution()["arch"]]))
 
     def is_largest(self, archs) -> np.ndarray:
         return self.params(archs) == self.max_params
@@ -121,21 +131,25 @@ def _nb201(num_classes: int, options: dict) -> SpaceSizes:
     def indices(arch: str) -> list[int]:
         return [op_index[o] for o in nb.parse_arch_key(arch).ops]
 
+    every_idx = np.array(list(itertools.product(range(len(nb.OPS)), repeat=n_edges)), dtype=np.int64)
+    every_count = base + contrib[np.arange(n_edges), every_idx].sum(axis=1)
+    every_arch = [nb.Genotype(tuple(nb.OPS[k] for k in row)).arch_str() for row in every_idx]
+    count_of = dict(zip(every_arch, every_count.tolist()))  # a dict lookup instead of parsing each string
+
     def params(archs: list[str]) -> np.ndarray:
-        idx = np.array([indices(a) for a in archs], dtype=np.int64).reshape(-1, n_edges)
-        return base + contrib[np.arange(n_edges), idx].sum(axis=1)
+        return np.array([count_of[a] if a in count_of else int(base + contrib[np.arange(n_edges), indices(a)].sum())
+                         for a in archs], dtype=np.int64)
 
     def everything():
-        idx = np.array(list(itertools.product(range(len(nb.OPS)), repeat=n_edges)), dtype=np.int64)
-        archs = [nb.Genotype(tuple(nb.OPS[k] for k in row)).arch_str() for row in idx]
-        return archs, base + contrib[np.arange(n_edges), idx].sum(axis=1)
+        return every_arch, every_count
 
     best = contrib.argmax(axis=1)
     largest = nb.Genotype(tuple(nb.OPS[k] for k in best)).arch_str()
     return SpaceSizes(
         "nasbench201", num_classes, tuple(f"{i}<-{j}" for i, j in nb.EDGES), int(base + contrib.max(axis=1).sum()),
         largest, True, params, lambda a: nb.parse_arch_key(a).ops,
-        lambda a: [contrib[e, k] == contrib[e].max() for e, k in enumerate(indices(a))], everything)
+        lambda a: [contrib[e, k] == contrib[e].max() for e, k in enumerate(indices(a))], everything,
+        float(np.mean([(contrib[e] == contrib[e].max()).mean() for e in range(n_edges)])))
 
 
 # -- DARTS ------------------------------------------------------------------------------------------
@@ -175,25 +189,32 @@ def _darts(num_classes: int, options: dict) -> SpaceSizes:
         pairs = ((op, src), (_DARTS_REFERENCE_OP, other)) if src < other else ((_DARTS_REFERENCE_OP, other), (op, src))
         return contrib[(cell, node)][pairs]
 
-    def pairs_of(arch: str) -> list[tuple[str, int, tuple[str, int]]]:
-        g = darts.parse_arch_key(arch)
-        return [(c, i // 2, p) for c, cell_pairs in zip(darts.GROUPS, (g.normal, g.reduce))
-                for i, p in enumerate(cell_pairs)]
+    best_op = {(c, n, src): max(single(c, n, src, o) for o in darts.GENOTYPE_OPS)
+               for c, n in contrib for src in range(n + 2)}
 
-    def max_op(arch: str) -> list[bool]:
-        return [single(c, n, src, op) == max(single(c, n, src, o) for o in darts.GENOTYPE_OPS)
-                for c, n, (op, src) in pairs_of(arch)]
+    def cell_pairs(g) -> list[tuple[str, int, tuple[str, int]]]:
+        return [(c, i // 2, p) for c, pairs in zip(darts.GROUPS, (g.normal, g.reduce)) for i, p in enumerate(pairs)]
+
+    def mask(g) -> list[bool]:
+        return [single(c, n, src, op) == best_op[(c, n, src)] for c, n, (op, src) in cell_pairs(g)]
+
+    def model_count(g) -> int:  # base + the node tables: no network, no parsing
+        return base + sum(contrib[(c, n)][tuple(pairs[2 * n: 2 * n + 2])]
+                          for c, pairs in zip(darts.GROUPS, (g.normal, g.reduce)) for n in range(darts.STEPS))
+
+    rng = random.Random(0)
+    sampled = [darts.sample_genotype(rng) for _ in range(DISTRIBUTION_SAMPLE)]
+    uniform = float(np.mean([np.mean(mask(g)) for g in sampled]))
 
     def sample():
-        rng = random.Random(0)
-        genotypes = [darts.sample_genotype(rng) for _ in range(DISTRIBUTION_SAMPLE)]
-        return [g.arch_str() for g in genotypes], [darts.param_count(g, num_classes, opts) for g in genotypes]
+        return [g.arch_str() for g in sampled], [model_count(g) for g in sampled]
 
     positions = tuple(f"{c[0].upper()}{n}.{k + 1}" for c in darts.GROUPS for n in range(darts.STEPS) for k in range(2))
     return SpaceSizes(
         "darts", num_classes, positions, int(max_params), largest, False,
         lambda archs: [darts.param_count(darts.parse_arch_key(a), num_classes, opts) for a in archs],
-        lambda a: tuple(op for _, _, (op, _) in pairs_of(a)), max_op, sample)
+        lambda a: tuple(op for _, _, (op, _) in cell_pairs(darts.parse_arch_key(a))),
+        lambda a: mask(darts.parse_arch_key(a)), sample, uniform)
 
 
 # -- MobileNet --------------------------------------------------------------------------------------
@@ -237,7 +258,9 @@ def _mobilenet(num_classes: int, options: dict) -> SpaceSizes:
     return SpaceSizes(
         "mobilenet", num_classes, tuple(f"b{b + 1}" for b in range(mb.N_BLOCKS)),
         int(base + contrib.max(axis=1).sum()), largest, False, params, lambda a: mb.parse_arch_key(a).ops,
-        lambda a: (contrib[np.arange(mb.N_BLOCKS), idx([a])[0]] == contrib.max(axis=1)).tolist(), sample)
+        lambda a: (contrib[np.arange(mb.N_BLOCKS), idx([a])[0]] == contrib.max(axis=1)).tolist(), sample,
+        float(np.mean([np.mean([contrib[b, mb.OPS.index(o)] == contrib[b].max() for o in choices[b]])
+                       for b in range(mb.N_BLOCKS)])))
 
 
 SIZE_MODELS = {"nasbench201": _nb201, "darts": _darts, "mobilenet": _mobilenet}
@@ -248,6 +271,8 @@ def space_sizes(space: str, num_classes: int, options: dict | None = None) -> Sp
     (a dict as in `space_options`; defaults filled by the space). Raises NoSizeModelError."""
     if space not in SIZE_MODELS:
         raise NoSizeModelError(space)
+    if space == "darts":  # the evaluation network param_count sizes does not depend on the supernet's options
+        options = {}
     return _cached(space, num_classes, json.dumps(options or {}, sort_keys=True))
 
 

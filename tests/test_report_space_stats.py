@@ -53,6 +53,10 @@ def test_darts_largest_cell_by_the_space_rules():
     assert {op for op, _ in largest.normal + largest.reduce} == {"sep_conv_5x5"}
     dist = param_distribution("darts", 10, {"preset": "cifar8"})
     assert not dist.attrs["exact"] and dist["params_m"].max() * 1e6 < sizes.max_params  # a sample never reaches it
+    head = dist.head(5)  # the sample is counted with the node tables: the same as param_count
+    assert list((head["params_m"] * 1e6).round().astype(int)) == [darts.param_count(darts.parse_arch_key(a), 10)
+                                                                  for a in head["arch"]]
+    assert space_sizes("darts", 10, {"preset": "imagenet"}) is sizes  # sizes do not depend on the supernet
     # Inputs do not change a node's count: another all-sep_conv_5x5 genotype ties for the maximum.
     other = darts.Genotype(*(tuple(("sep_conv_5x5", s) for n in range(4) for s in (0, n + 1)),) * 2)
     assert sizes.is_largest([other.arch_str()])[0]

@@ -44,6 +44,7 @@ from harness.report import general, nb201  # noqa: F401  (registers their sectio
 from harness.report import bias, fig3, table2  # noqa: F401  (Table 2, Fig. 3, bias analysis: issue 6)
 from harness.report import darts  # noqa: F401  (Tables 5, 6 and Fig. 4 cells: DARTS space, issue 3)
 from harness.report import mobilenet, nb1shot1  # noqa: F401  (Tables 4 and 7: NB1Shot1 and MobileNet, issue 4)
+from harness.report import arch_figures  # noqa: F401  (Figs. 5-8: architecture drawings)
 from harness.report._base import *  # noqa: F401,F403  (public helpers, for notebooks and tests)
 from harness.report._base import COLUMNS_FROM, SECTIONS, Fragment, ReportOptions, write_text
 from harness.report.general import *  # noqa: F401,F403

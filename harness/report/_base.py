@@ -179,12 +179,40 @@ def settings_frame(cells: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _distinguishing(columns: list[str], group: pd.DataFrame) -> list[str]:
+    """The varying settings worth naming: a column whose values follow from an already named one is left out
+    (a DARTS preset fixes channels, layers and the default alpha_scale; code_mode fixed abs_weights in
+    results/table7), so the groups stay the same and the label short. Space options are named first."""
+    ordered = [c for c in columns if c not in _SETTING_COLUMNS] + [c for c in columns if c in _SETTING_COLUMNS]
+    if "preset" in ordered:
+        ordered.remove("preset")
+        ordered.insert(0, "preset")
+    kept: list[str] = []
+    for c in ordered:
+        if not any(group.groupby(k)[c].nunique().max() == 1 for k in kept):
+            kept.append(c)
+    return [c for c in columns if c in kept]
+
+
+def setting_sort_key(setting: str):
+    """Settings in numeric order where they are numbers (alpha_scale=1e-05 before 0.0001)."""
+    key = []
+    for part in setting.split(", ") if setting else ():
+        name, _, value = part.partition("=")
+        try:
+            key.append((name, 0, float(value), ""))
+        except ValueError:
+            key.append((name, 1, 0.0, value))
+    return key
+
+
 def labelled(cells: pd.DataFrame) -> pd.DataFrame:
     """cells + `_method`, `label` (method_label), `setting` (the settings that differ between cells of
     the same label, e.g. "alpha_scale=0.01") and `row_label` (label, plus the setting in brackets).
 
     A table grouped by `row_label` groups by every swept axis but seed and dataset, so nothing is pooled
-    silently; `setting` is "" where a label's cells agree on every setting.
+    silently; `setting` is "" where a label's cells agree on every setting. Settings implied by a named one
+    are not repeated (`_distinguishing`); the sweep's config.yaml holds every cell's full settings.
     """
     cells = cells.assign(_method=method_column(cells))
     labels = [method_label(r) for _, r in cells.iterrows()]
@@ -193,7 +221,7 @@ def labelled(cells: pd.DataFrame) -> pd.DataFrame:
     varying: dict[str, list[str]] = {}
     for label, idx in cells.groupby("label").groups.items():
         group = settings.loc[idx]
-        varying[label] = [c for c in settings.columns if group[c].nunique() > 1]
+        varying[label] = _distinguishing([c for c in settings.columns if group[c].nunique() > 1], group)
     texts = [", ".join(f"{c}={settings.at[i, c]}" for c in varying[lab]) for i, lab in zip(cells.index, labels)]
     cells = cells.assign(setting=pd.Series(texts, index=cells.index, dtype=object))
     row_labels = [f"{lab} [{t}]" if t else lab for lab, t in zip(labels, texts)]

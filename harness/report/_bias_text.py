@@ -209,8 +209,8 @@ def _diversity_sentences(r: BiasResult, space: str) -> list[str]:
     above = [x.method for x in fd.itertuples(index=False) if x.max_op_share > x.uniform_max_op_share]
     below = [x.method for x in fd.itertuples(index=False) if x.max_op_share <= x.uniform_max_op_share]
     if above:
-        out.append(f"{', '.join(above)} chose that op more often than a uniformly random cell does"
-                   + (f"; {', '.join(below)} did not." if below else "."))
+        out.append(f"FreeDARTS rows choosing that op more often than a uniformly random cell does: {', '.join(above)}"
+                   + (f"; not more often: {', '.join(below)}." if below else "."))
     else:
         out.append("No FreeDARTS row chose that op more often than a uniformly random cell does.")
     return out

@@ -21,6 +21,7 @@ what is missing. Figures are matplotlib `Figure` objects with an Agg canvas (no 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +40,20 @@ class BlankFigureError(ValueError):
 
 
 def new_figure(n_panels: int = 1, panel_width: float = 4.5, height: float = 3.8, *, ncols: int | None = None,
-               min_width: float = 6.0):
-    """A constrained-layout Figure with an Agg canvas and its axes as a flat list (row-major)."""
+               min_width: float = 6.0, drawing: bool = False):
+    """A Figure with an Agg canvas and its axes as a flat list (row-major). Plots use constrained layout;
+    `drawing=True` (axes without ticks or labels: cell diagrams) uses fixed margins, much cheaper to draw."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     n = max(1, n_panels)
     cols = min(n, ncols or n)
     rows = -(-n // cols)
-    fig = Figure(figsize=(max(min_width, panel_width * cols), height * rows), layout="constrained")
+    fig = Figure(figsize=(max(min_width, panel_width * cols), height * rows),
+                 layout=None if drawing else "constrained")
+    if drawing:
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.35 / (height * rows), wspace=0.04,
+                            hspace=0.3)
     FigureCanvasAgg(fig)
     axes = list(fig.subplots(rows, cols, squeeze=False).ravel())
     for ax in axes[n:]:
@@ -119,9 +125,11 @@ def _legend_covers(ax, points: np.ndarray) -> int:
     return int((inside & within_axes).sum()) + bars
 
 
-def figure_problems(fig) -> list[str]:
-    """Every reason `save_figure` would refuse `fig` (empty: it may be saved)."""
-    fig.canvas.draw()  # legend and axes positions are known only after a draw
+def figure_problems(fig, draw: bool = True) -> list[str]:
+    """Every reason `save_figure` would refuse `fig` (empty: it may be saved). `draw=False` when the figure
+    was just drawn (saved to a buffer): legend and axes positions are known only after a draw."""
+    if draw:
+        fig.canvas.draw()
     problems = []
     axes = [ax for ax in fig.axes if ax.get_visible() and not hasattr(ax, "_colorbar")]
     if not axes:
@@ -142,8 +150,10 @@ def figure_problems(fig) -> list[str]:
 def save_figure(fig, path: Path, dpi: int = DPI) -> Path:
     """Write `fig` as PNG after `figure_problems` finds nothing; raises BlankFigureError otherwise."""
     path = Path(path)
-    problems = figure_problems(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})  # the one draw; no version string
+    problems = figure_problems(fig, draw=False)
     if problems:
         raise BlankFigureError(path, problems)
-    fig.savefig(path, dpi=dpi, metadata={"Software": None})  # no version string: same bytes on every run
+    path.write_bytes(buffer.getvalue())
     return path

@@ -302,11 +302,9 @@ def diversity_summary(pick_frame: pd.DataFrame, edges: pd.DataFrame, sizes: dict
                                                 "distinct_ops_per_arch", "uniform_max_op_share"]))
 
 
-@functools.lru_cache(maxsize=16)
 def uniform_max_op_share(s) -> float:
-    """Expected share of positions holding their most-parameter op for a uniformly random cell (over the
-    space's distribution: every NB201 cell, else the uniform sample)."""
-    return float(np.mean([s.max_op_mask(a).mean() for a in s.distribution()["arch"]]))
+    """Expected share of positions holding their most-parameter op for a uniformly random cell."""
+    return s.uniform_max_op_share
 
 
 # -- 4. score vs params -----------------------------------------------------------------------------
@@ -328,10 +326,25 @@ def score_positions(space: str, arch: str) -> list[tuple[str, int, int]]:
     raise ValueError(f"no score positions for space {space!r}; known: {', '.join(get_space(space).op_names)}")
 
 
+@functools.lru_cache(maxsize=16)
+def _score_index(space: str, archs: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """group -> (rows, cols) arrays of shape [n archs, choices in that group], parsed once per distribution."""
+    per_arch = [score_positions(space, a) for a in archs]
+    out = {}
+    for group in dict.fromkeys(g for g, _, _ in per_arch[0]) if per_arch else ():
+        rows = np.array([[r for g, r, _ in pos if g == group] for pos in per_arch], dtype=np.int64)
+        cols = np.array([[c for g, _, c in pos if g == group] for pos in per_arch], dtype=np.int64)
+        out[group] = (rows, cols)
+    return out
+
+
 def additive_scores(groups: dict[str, list], space: str, archs) -> np.ndarray:
     """S(arch) = sum over the architecture's choices of the op scores `groups` ({group: [[...]]})."""
-    mats = {g: np.asarray(m, dtype=float) for g, m in groups.items()}
-    return np.array([sum(mats[g][r, c] for g, r, c in score_positions(space, a)) for a in archs])
+    archs = tuple(archs)
+    total = np.zeros(len(archs))
+    for group, (rows, cols) in _score_index(space, archs).items():
+        total += np.asarray(groups[group], dtype=float)[rows, cols].sum(axis=1)
+    return total
 
 
 def score_param_correlation(cells: pd.DataFrame, trajectory: pd.DataFrame, sizes: dict) -> pd.DataFrame:

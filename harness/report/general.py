@@ -11,7 +11,7 @@ import pandas as pd
 from harness import store
 from harness.report._base import (
     _SETTING_COLUMNS, METHODS, PAPER_SEARCH_COST_S, Fragment, ReportOptions, display_error, labelled, md_escape,
-    section, short_error, sweep_name, write_text,
+    section, setting_sort_key, short_error, sweep_name, write_text,
 )
 from harness.report._latex import latex_escape, latex_table
 
@@ -52,7 +52,7 @@ def search_cost(cells: pd.DataFrame) -> pd.DataFrame:
             "n": len(g), "median_search_s": float(g["search_s"].median()), "mean_search_s": float(g["search_s"].mean()),
             "paper_search_s": paper, "device": ", ".join(f"{d} (×{c})" for d, c in devices.most_common()),
             "_order": (space, first["_method"] != "freedarts", _METHOD_ORDER.get((first["variant"], first["mode"]), 99)
-                       if first["_method"] == "freedarts" else 0, row_label),
+                       if first["_method"] == "freedarts" else 0, first["label"], setting_sort_key(first["setting"])),
         })
     rows.sort(key=lambda r: r.pop("_order"))
     return pd.DataFrame(rows, columns=COST_COLUMNS)
@@ -60,8 +60,9 @@ def search_cost(cells: pd.DataFrame) -> pd.DataFrame:
 
 _METHOD_ORDER = {(m.variant, m.mode): i for i, m in enumerate(METHODS)}
 COST_NOTE = ("search_s = data_s + score_s, the region the authors timed (no model build, no lookup), pooled over "
-             "seeds and the search datasets listed; paper = the paper's one-GPU search cost (FreeDARTS rows at the "
-             "paper's settings only).")
+             "seeds and the search datasets listed; a row's [setting] is the swept setting that tells it apart "
+             "(settings it implies, e.g. a DARTS preset's channels and layers, are in the sweep's config.yaml); "
+             "paper = the paper's one-GPU search cost (FreeDARTS rows at the paper's settings only).")
 
 
 def _paper_cost(value: float) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 from harness import store
 from harness.report._base import (
     METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, freedarts_only, has_space,
-    labelled, latex_escape, md_escape, section, short_error, write_text,
+    labelled, latex_escape, md_escape, section, setting_sort_key, short_error, sweep_name, write_text,
 )
 from harness.report._figures import new_figure, save_figure
 from harness.report._latex import latex_table
@@ -227,19 +227,7 @@ def table3_groups(cells: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         return [("", nb)]
     nb = labelled(nb)
     groups = [(setting, g) for setting, g in nb.groupby("setting", sort=False)]
-    return sorted(groups, key=lambda sg: _setting_sort_key(sg[0]))
-
-
-def _setting_sort_key(setting: str):
-    """Settings in numeric order where they are numbers (alpha_scale=1e-05 before 0.0001)."""
-    key = []
-    for part in setting.split(", "):
-        name, _, value = part.partition("=")
-        try:
-            key.append((name, 0, float(value), ""))
-        except ValueError:
-            key.append((name, 1, 0.0, value))
-    return key
+    return sorted(groups, key=lambda sg: setting_sort_key(sg[0]))
 
 
 # -- Fig. 2 -----------------------------------------------------------------------------------------
@@ -277,7 +265,7 @@ def fig2_figure(stats: pd.DataFrame):
     variants = [v for v in VARIANT_ORDER if v in set(stats["variant"])]
     variants += sorted(set(stats["variant"]) - set(variants))
     lines = [(v, s) for v in variants for s in sorted(set(stats.loc[stats["variant"] == v, "setting"]),
-                                                     key=_setting_sort_key)]
+                                                     key=setting_sort_key)]
     for ax, dataset in zip(axes, datasets):
         for i, (variant, setting) in enumerate(lines):
             s = stats[(stats["dataset"] == dataset) & (stats["variant"] == variant)
@@ -316,7 +304,7 @@ def _table3_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path
             md = f"### {setting}\n\n" + md
             log.info("Table 3 for the cells with %s", setting)
         mds.append(md)
-        label = "tab:table3" if len(groups) == 1 else f"tab:table3-{i + 1}"
+        label = f"tab:{sweep_name(cells)}-table3" + ("" if len(groups) == 1 else f"-{i + 1}")
         texs.append(table3_latex(entries, options.columns_from, setting=setting, label=label))
     md = "\n".join(mds)
     if len(groups) > 1:
@@ -337,7 +325,7 @@ def _fig2_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, 
         log.warning("Fig. 2 skipped: no iterative trajectory rows with looked-up metrics in this sweep")
         return Fragment("## Fig. 2\n\nSkipped: no iterative trajectory with looked-up metrics in this sweep.\n")
     path = save_figure(fig2_figure(stats), out_dir / "fig2_trajectory.png", dpi=150)
-    split = sorted({s for s in stats["setting"] if s}, key=_setting_sort_key)
+    split = sorted({s for s in stats["setting"] if s}, key=setting_sort_key)
     md = (f"## Fig. 2: {FIG2_TITLE}\n\n![{FIG2_TITLE}](fig2_trajectory.png)\n\n"
           "Test accuracy of the argmax-alpha architecture after each pruning step of iterative FreeDARTS "
           "(step 0 = unpruned supernet): mean over seeds, band = mean ± std clipped to [0, 100] %; each subplot "

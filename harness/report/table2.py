@@ -176,8 +176,8 @@ TABLE2_NOTE = ("quoted = the paper's number for a method the harness does not ru
                "per cell on this machine (paper: one GPU).")
 
 
-def table2_markdown(cells: pd.DataFrame) -> str:
-    frame = table2_frame(cells)
+def table2_markdown(cells: pd.DataFrame, frame: pd.DataFrame | None = None) -> str:
+    frame = table2_frame(cells) if frame is None else frame
     cols = list(frame.columns)
     lines = ["| Method | Source | CIFAR-10 | CIFAR-100 | ImageNet16-120 | Search cost |",
              "|---|---|---|---|---|---|"]
@@ -190,8 +190,8 @@ def table2_markdown(cells: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table2_latex(cells: pd.DataFrame) -> str:
-    frame = table2_frame(cells)
+def table2_latex(cells: pd.DataFrame, frame: pd.DataFrame | None = None) -> str:
+    frame = table2_frame(cells) if frame is None else frame
     rows: list = []
     for _, r in frame.iterrows():
         cells_ = [latex_escape(str(v)) for v in r]
@@ -211,8 +211,9 @@ def _applies(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
 
 @section("table2", applies=_applies, order=90)
 def _table2_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
-    md = table2_markdown(cells)
+    frame = table2_frame(cells)
+    md = table2_markdown(cells, frame)
     csv = out_dir / "table2.csv"
-    table2_frame(cells).to_csv(csv, index=False)
-    files = [write_text(out_dir / "table2.md", md), write_text(out_dir / "table2.tex", table2_latex(cells)), csv]
+    frame.to_csv(csv, index=False)
+    files = [write_text(out_dir / "table2.md", md), write_text(out_dir / "table2.tex", table2_latex(cells, frame)), csv]
     return Fragment(f"## Table 2: comparison with NAS baselines on NAS-Bench-201\n\n{md}", files, console=md)
