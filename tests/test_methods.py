@@ -34,8 +34,8 @@ def _run(ctx, **kw):
 
 
 def test_registry_and_resolved_defaults():
-    assert list_methods() == ["freedarts", "random", "zero_cost", "zero_cost_pt"]
-    with pytest.raises(ValueError, match="unknown method 'nope'; valid: freedarts, random, zero_cost, zero_cost_pt"):
+    assert list_methods() == ["freedarts", "most_params", "random", "zero_cost", "zero_cost_pt"]
+    with pytest.raises(ValueError, match="unknown method 'nope'; valid: freedarts, most_params, random, zero_cost"):
         get_method("nope")
     zc = resolve(CellConfig(method="zero_cost"))
     assert (zc.proxy, zc.n_samples) == ("synflow", 1000)
@@ -87,6 +87,22 @@ def test_zero_cost_snip_needs_labels_and_runs_with_them(ctx):
     row, traj = _run(ctx, method="zero_cost", proxy="grad_norm", variant="labels", n_samples=2)
     assert row["status"] == "ok", row.get("error")
     assert len(traj) == 2 and all(math.isfinite(t["score"]) for t in traj)
+
+
+def test_most_params_keeps_the_largest_of_the_zero_cost_samples(ctx):
+    mp = resolve(CellConfig(method="most_params"))
+    assert (mp.proxy, mp.n_samples) == (None, 1000)
+    row, traj = _run(ctx, method="most_params", n_samples=6, seed=3)
+    assert row["status"] == "ok", row.get("error")
+    zc_row, zc_traj = _run(ctx, method="zero_cost", n_samples=6, seed=3)
+    assert [t["alpha_arch"] for t in traj] == [t["alpha_arch"] for t in zc_traj]  # the same N samples
+    options = nb.NB201Options(channels=4, cells_per_stage=1)
+    sizes = [nb.param_count(nb.Genotype.from_arch_str(t["alpha_arch"]), 10, options) for t in traj]
+    assert [t["score"] for t in traj] == sizes
+    assert row["arch"] == traj[sizes.index(max(sizes))]["alpha_arch"] and row["method_score"] == max(sizes)
+    assert row["params_m"] * 1e6 == pytest.approx(max(sizes))
+    assert get_method("most_params").run(resolve(CellConfig(method="most_params", n_samples=2, space_options=TINY)),
+                                         get_space("nasbench201"), None, None, engine="fast").result.arch_key
 
 
 def test_sample_distinct_covers_the_space_when_asked():

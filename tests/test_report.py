@@ -150,7 +150,7 @@ def test_fig2_png_and_report_md(results, own):
                   "DataNotFoundError: cifar100 training images not found | 2 | cifar100"):
         assert piece in text
     cost = (results / "report" / "search_cost.md").read_text()
-    assert "| nasbench201 | FreeDARTS-D | 4 | 0.800 | 0.750 | 3.6 | cpu (×4) |" in cost
+    assert "| nasbench201 | FreeDARTS-D | cifar10, cifar100 | 4 | 0.800 | 0.750 | 3.6 | cpu (×4) |" in cost
 
 
 def test_fig2_skipped_without_trajectory(tmp_path, caplog):

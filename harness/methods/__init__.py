@@ -5,6 +5,7 @@
     METHODS["zero_cost"]     Abdelfattah et al.: best of N sampled nets by a summing-up proxy (synflow)
     METHODS["zero_cost_pt"]  Xiang et al. (Zero-Cost-PT): perturbation of each edge's ops on the
                              supernet, proxy of the masked supernet (synflow), edge by edge
+    METHODS["most_params"]   the sampled architecture with the most parameters (the bias baseline)
 
 Method settings are the cell fields `proxy` (harness.proxies) and `n_samples`; a method's
 `default_proxy` / `default_n_samples` fill them in `harness.config.resolve` (FreeDARTS: both null,
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.methods import freedarts as _freedarts
+from harness.methods import most_params as _most_params
 from harness.methods import random as _random
 from harness.methods import zero_cost as _zero_cost
 from harness.methods import zero_cost_pt as _zero_cost_pt
@@ -64,6 +66,9 @@ METHODS: dict[str, MethodSpec] = {
     "zero_cost_pt": MethodSpec("zero_cost_pt", _zero_cost_pt.run,
                                "Zero-Cost-PT: per-edge op perturbation on the supernet, proxy-scored",
                                default_proxy="synflow", default_n_samples=1),
+    "most_params": MethodSpec("most_params", _most_params.run,
+                              "the sampled architecture with the most parameters (bias baseline)",
+                              uses_batch=False, default_n_samples=1000),
 }
 
 

@@ -4,21 +4,27 @@
     python -m harness.report results/table3 --out /tmp/report
     python -m harness.report results/table3 --columns-from cifar10   # the authors' notebook setting
 
-Reads the cells and trajectory tables of one sweep (`harness.store` readers; no Ray, no torch, no
-search code) and writes into `<results>/report/`:
+Reads the cells and trajectory tables of one sweep (`harness.store` readers; no Ray, no search code)
+and writes into `<results>/report/` every section that applies to the sweep's cells; every table as
+markdown and as a booktabs LaTeX `table` (caption, label), every figure through `_figures.save_figure`
+(which refuses a panel without plotted data):
 
-    report.md            title, cell counts, then every section below, stitched
-    table3.md/.tex       paper Table 3: mean ± std over seeds, the paper's value, ours − paper
-    search_cost.md       median / mean `search_s` per (space, variant, mode), devices, paper cost
-    fig2_trajectory.png  paper Fig. 2: test accuracy of argmax-alpha after each pruning step
-    table4.md            paper Table 4 (NB1Shot1 on NB101): Average / Best errors, lookup coverage
-    table7.md            paper Table 7 (MobileNet): params / FLOPs / cost, reference networks, bias check
-    table2.md/.csv       paper Table 2 (sweeps with baselines: method random / zero_cost / zero_cost_pt)
-    fig3.md/.csv/.png    paper Fig. 3: accuracy vs alpha scale a (sweeps varying alpha_scale)
-    bias.md, bias_*.png  parameter-intensive bias: params, op histograms, score-vs-params Spearman
+    report.md                 title, cell counts, then every section below, stitched
+    table3.md/.tex            paper Table 3 (one table per swept setting, e.g. alpha_scale on results/fig3)
+    fig2_trajectory.png       paper Fig. 2: test accuracy of argmax-alpha after each pruning step
+    table2.md/.tex/.csv       paper Table 2 (rows by method + proxy + N beside the paper's)
+    fig3.md/.tex/.csv/.png    paper Fig. 3: accuracy vs alpha scale a
+    table4.md/.tex            paper Table 4 (NB1Shot1 on NB101)
+    table5.md/.tex, table6.md/.tex, darts_genotypes.md/.tex, fig4_*.png   DARTS space (NB301, sizes, cells)
+    table7.md/.tex            paper Table 7 (MobileNet)
+    fig5_mobilenet.png, fig6_zero_cost_pt.png, fig7_*.png, fig8_*.png     architecture drawings
+    bias.md/.tex, bias_*.png/.csv   the parameter-intensive-bias analysis against the paper's claims
+    search_cost.md/.tex       search time per row, beside the paper's
 
-Modules: `_base` (section registry, method names, formatting), `general` (search cost, failures),
-`nb201` (Table 3, Fig. 2), `table2`, `fig3`, `bias` (issue 6). A new space adds one module of sections and one import below.
+Modules: `_base` (section registry, row labels, formatting), `_latex`, `_figures`, `_drawings`,
+`general` (search cost, failures), `nb201` (Table 3, Fig. 2), `table2`, `fig3`, `bias` (+ `_bias_text`,
+`_bias_figures`), `darts`, `nb1shot1`, `mobilenet`, `arch_figures` (Figs. 5-8). A new space adds one module
+of sections and one import below. `tests/test_committed_reports.py` rebuilds every committed report.
 
 Sections: each report section is a function `(cells, trajectory, out_dir, options) -> Fragment`
 registered in `SECTIONS` with a predicate on the data that says whether it applies, e.g.
@@ -44,6 +50,7 @@ from harness.report import general, nb201  # noqa: F401  (registers their sectio
 from harness.report import bias, fig3, table2  # noqa: F401  (Table 2, Fig. 3, bias analysis: issue 6)
 from harness.report import darts  # noqa: F401  (Tables 5, 6 and Fig. 4 cells: DARTS space, issue 3)
 from harness.report import mobilenet, nb1shot1  # noqa: F401  (Tables 4 and 7: NB1Shot1 and MobileNet, issue 4)
+from harness.report import arch_figures  # noqa: F401  (Figs. 5-8: architecture drawings)
 from harness.report._base import *  # noqa: F401,F403  (public helpers, for notebooks and tests)
 from harness.report._base import COLUMNS_FROM, SECTIONS, Fragment, ReportOptions, write_text
 from harness.report.general import *  # noqa: F401,F403

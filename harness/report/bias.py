@@ -1,53 +1,64 @@
-"""The parameter-intensive-bias analysis (paper §3.1 Remarks 1-2, §4.5, Fig. 6-7), per method.
+"""The parameter-intensive-bias analysis, measured against what the paper claims.
 
-    python -m harness.report results/bias      # -> bias_params.png, bias_ops.png, bias_scatter.png, bias.md
-    python -m harness.report results/table2    # the same section, over Table 2's cells
+    python -m harness.report results/bias      # -> bias.md/.tex, bias_*.png, bias_*.csv
+    python -m harness.report results/table2    # the same section over Table 2's cells (three datasets)
 
-The paper's claim: summing-up zero-cost proxies (SynFlow over all weights) prefer architectures
-with many parameters, ZEROS does not. For every method and space in the sweep (methods: the
-`method` column; FreeDARTS rows are split by variant / mode):
+The paper claims (abstract, Remark 2, §4.5) that ZEROS "avoid[s] always selecting the operation
+with the highest trace norm (or the most parameters)" and that FreeDARTS finds diverse cells "of
+comparable size", unlike summing-up proxies (zero-cost NAS, Zero-Cost-PT) that pick the
+most-parameter operation on (nearly) every edge. It reports no NB201 parameter counts. This
+section measures exactly those claims, per space, search dataset and row (method + proxy + N, and
+any swept setting: `labelled`), from the ok cells and their trajectories:
 
-1. Parameters of the selected architectures (`params_m` of ok cells, with the search dataset's
-   head) against the space's distribution (`harness.space_stats.param_distribution`: NB201 = all
-   15,625 cells, cached as Parquet): mean / median of the selections, the space's median, the
-   percentile of the selections' mean in the space, and the share of selections that are the
-   space's largest cell (NB201: all nor_conv_3x3).
-2. The operation histogram of the selected architectures (share of edges per op; Fig. 6-7 style).
-3. Spearman rank correlation of each method's *architecture score* with parameter count, per cell
-   (then mean ± std over cells):
-   * zero_cost: the proxy score of every sampled architecture (its trajectory rows) vs its params;
-   * freedarts: the ZEROS scores of the unpruned supernet (trajectory step 0) summed over an
-     architecture's ops, S(arch) = sum_e S[e, op_e], over every architecture of the distribution;
-   * zero_cost_pt: the same sum over the perturbation importances I[e][k] of its last step;
-   * random: no score.
-   The additive scores are how these operation-level methods rank whole architectures in
-   one-shot use; they are not the methods' decision rules themselves (iterative re-scoring).
+1. the share of picks that ARE the largest-parameter cell of the space -- NB201 over all 15,625
+   cells, DARTS and MobileNet by their own rules (`harness.space_stats`, closed form, not a sample);
+   the picks' percentile among the space's cells; for sampling methods, whether the largest cell
+   was among the samples at all;
+2. picks against cells of the same accuracy (NB201, where every cell's accuracy is known): the
+   parameters of all cells whose test accuracy lies in the paper's band for that row (mean ± std of
+   its Table 3 / Table 2 entry, at least ± 0.1, within [0, 100]), and where the picks fall among them. On NB201
+   accuracy itself rises with size (Spearman over all cells, reported), so the space's median is
+   not the reference: a method that finds accurate cells finds larger ones;
+3. operation diversity per edge: the share of positions (edges, node inputs, blocks) holding the
+   position's most-parameter op, the distinct ops each position received over the seeds, the
+   distinct op types per architecture, and the op histogram;
+4. the rank correlation of each method's architecture score with parameter count (zero_cost: the
+   proxy of every sampled cell; FreeDARTS and Zero-Cost-PT: their operation scores summed over an
+   architecture's choices, S(arch) = sum of S[position, op], over the space's distribution);
+5. a conclusion generated from these numbers (harness/report/_bias_text.py), claiming nothing
+   they do not show.
 
-Reads Parquet only (plus the cached distribution: its first computation builds every network,
-minutes on a CPU). Spaces without `all_genotypes` use a seeded uniform sample; spaces that can do
-neither are listed as such.
+The `most_params` method (harness/methods/most_params.py) is the reference for "always the
+largest". Figures: harness/report/_bias_figures.py.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness import store
-from harness.report._base import METHOD_NAME, Fragment, ReportOptions, method_column, section, write_text
+from harness.report._base import (
+    METHOD_NAME, Fragment, ReportOptions, labelled, method_column, section, sweep_name, write_text,
+)
 
 log = logging.getLogger(__name__)
 
-_NB201_TOKEN = re.compile(r"([a-z0-9_]+)~\d")
-OP_PARSERS = {"nasbench201": lambda arch: tuple(_NB201_TOKEN.findall(arch))}
-NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-SPACE_OPS = {"nasbench201": NB201_OPS}
+DATASET_METRIC = {"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
+                  "imagenet16-120": "imagenet16_test_acc"}
+BAND_FLOOR = 0.1  # minimum half-width (points) of an accuracy band: the paper gives ± 0.00 for Zero-Cost-PT
+# The paper's rows for the baselines (Table 2: mean, std per dataset) -- Table 3 covers FreeDARTS.
+PAPER_TABLE2_BANDS = {
+    "random": ((86.61, 13.46), (60.83, 12.58), (33.13, 9.66)),
+    "zero_cost (synflow, N=1000)": ((93.45, 0.28), (70.73, 1.36), (43.64, 2.42)),
+    "zero_cost_pt (synflow)": ((93.75, 0.00), (71.11, 0.00), (41.43, 0.00)),
+}
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -63,21 +74,10 @@ def spearman(a, b) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def method_label(row) -> str:
-    """Display name of a cell's method: FreeDARTS variants by the paper's names, baselines with settings."""
-    method = row["_method"]
-    if method == "freedarts":
-        return METHOD_NAME.get((row["variant"], row["mode"]), f"FreeDARTS {row['variant']}/{row['mode']}")
-    if method == "zero_cost":
-        return f"zero_cost ({row['proxy']}, N={int(row['n_samples'])})"
-    if method == "zero_cost_pt":
-        return f"zero_cost_pt ({row['proxy']})"
-    return str(method)
-
-
-def labelled(cells: pd.DataFrame) -> pd.DataFrame:
-    cells = cells.assign(_method=method_column(cells))
-    return cells.assign(label=[method_label(r) for _, r in cells.iterrows()] if len(cells) else [])
+def mid_percentile(values: np.ndarray, x: float) -> float:
+    """Percent of `values` below x, ties counted half (50 = the median of `values`)."""
+    values = np.asarray(values)
+    return float(100 * ((values < x).mean() + 0.5 * (values == x).mean())) if len(values) else math.nan
 
 
 def _num_classes(dataset: str) -> int:
@@ -86,259 +86,333 @@ def _num_classes(dataset: str) -> int:
     return DATASETS[dataset].num_classes
 
 
-def load_distributions(cells: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
-    """(space, dataset) -> arch, params_m of the space, for every pair in the cells (skips spaces without one)."""
-    from harness.space_stats import param_distribution
+def size_key(row) -> tuple[str, str, str]:
+    return row["space"], row["dataset"], row["space_options"] if isinstance(row["space_options"], str) else "{}"
+
+
+def load_sizes(cells: pd.DataFrame) -> dict[tuple[str, str, str], object]:
+    """(space, dataset, space_options) -> `harness.space_stats.SpaceSizes`, for every such key of ok cells."""
+    from harness.space_stats import NoSizeModelError, space_sizes
 
     out = {}
-    for (space, dataset, options), _ in cells.groupby(["space", "dataset", "space_options"]):
+    ok = cells[cells["status"] == store.STATUS_OK]
+    for key in sorted({size_key(r) for _, r in ok.iterrows()}):
         try:
-            out[(space, dataset)] = param_distribution(space, _num_classes(dataset), json.loads(options or "{}"))
-        except ValueError as exc:
-            log.warning("bias: no parameter distribution for %s: %s", space, exc)
+            out[key] = space_sizes(key[0], _num_classes(key[1]), json.loads(key[2]))
+        except NoSizeModelError as exc:
+            log.info("bias: %s", exc)
     return out
 
 
-# -- 1. parameters ----------------------------------------------------------------------------------
-def param_bias(cells: pd.DataFrame, dists: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """Per (space, dataset, method label): selections' params vs the space distribution."""
-    ok = labelled(cells[cells["status"] == store.STATUS_OK].dropna(subset=["params_m"]))
+def nb201_accuracies() -> pd.DataFrame | None:
+    """arch + the three test accuracies of every NB201 cell (the converted table), None without one."""
+    from benchmarks import nasbench201
+    from benchmarks.paths import cache_root, data_root
+
+    table_dir = nasbench201.resolve_table(data_root(), cache_root())
+    if table_dir is None:
+        return None
+    table = nasbench201.open_table(table_dir)
+    rows = [{"arch": a, **table.lookup(a)} for a in table.arch_keys()]
+    return pd.DataFrame(rows, columns=["arch", *DATASET_METRIC.values()])
+
+
+# -- 1. picks and the largest cell ------------------------------------------------------------------
+def picks(cells: pd.DataFrame, sizes: dict) -> pd.DataFrame:
+    """One row per ok cell of a space with a size model: its row label, params, largest?, percentile in
+    the space, share of positions holding their most-parameter op, distinct op types."""
+    ok = cells[(cells["status"] == store.STATUS_OK) & cells["arch"].notna()]
+    ok = labelled(ok)
     rows = []
-    for (space, dataset, label), g in ok.groupby(["space", "dataset", "label"]):
-        dist = dists.get((space, dataset))
-        sel = g["params_m"].astype(float)
-        row = {"space": space, "dataset": dataset, "method": label, "n": len(g),
-               "mean_params_m": float(sel.mean()), "median_params_m": float(sel.median()),
-               "space_median_m": math.nan, "space_mean_m": math.nan, "percentile_of_mean": math.nan,
-               "largest_arch": None, "share_largest": math.nan}
-        if dist is not None:
-            p = dist["params_m"].to_numpy()
-            largest = dist["arch"].iloc[int(np.argmax(p))]
-            row.update(space_median_m=float(np.median(p)), space_mean_m=float(p.mean()),
-                       percentile_of_mean=float((p <= sel.mean()).mean() * 100), largest_arch=largest,
-                       share_largest=float((g["arch"] == largest).mean()))
-        rows.append(row)
-    cols = ["space", "dataset", "method", "n", "mean_params_m", "median_params_m", "space_median_m", "space_mean_m",
-            "percentile_of_mean", "largest_arch", "share_largest"]
+    for _, r in ok.iterrows():
+        s = sizes.get(size_key(r))
+        if s is None:
+            continue
+        params = int(s.params([r["arch"]])[0])
+        metric = DATASET_METRIC.get(r["dataset"]) if r["space"] == "nasbench201" else None
+        rows.append({"space": r["space"], "dataset": r["dataset"], "method": r["row_label"], "_method": r["_method"],
+                     "cell_id": r["cell_id"], "seed": int(r["seed"]), "arch": r["arch"], "params_m": params / 1e6,
+                     "largest": params == s.max_params,
+                     "percentile": mid_percentile(s.distribution()["params_m"].to_numpy() * 1e6, params),
+                     "max_op_share": float(s.max_op_mask(r["arch"]).mean()),
+                     "distinct_ops": len(set(s.ops(r["arch"]))),
+                     "accuracy": float(r[metric]) if metric and pd.notna(r.get(metric)) else math.nan})
+    cols = ["space", "dataset", "method", "_method", "cell_id", "seed", "arch", "params_m", "largest", "percentile",
+            "max_op_share", "distinct_ops", "accuracy"]
     return pd.DataFrame(rows, columns=cols)
 
 
-# -- 2. operation histogram -------------------------------------------------------------------------
-def op_histogram(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per (space, method label, op): count and share of the selected architectures' edges (all datasets)."""
-    ok = labelled(cells[(cells["status"] == store.STATUS_OK) & cells["arch"].notna()])
-    rows = []
-    for (space, label), g in ok.groupby(["space", "label"]):
-        parse = OP_PARSERS.get(space)
-        if parse is None:
+def largest_sampled(cells: pd.DataFrame, trajectory: pd.DataFrame, sizes: dict) -> dict[str, tuple[int, int]]:
+    """Sampling methods (zero_cost, most_params): row label -> (cells whose samples held a largest-count
+    cell, cells). Without one among its samples, a method cannot pick the largest cell."""
+    sampling = labelled(cells[method_column(cells).isin(["zero_cost", "most_params"])
+                              & (cells["status"] == store.STATUS_OK)])
+    out: dict[str, list[int]] = {}
+    for _, r in sampling.iterrows():
+        s = sizes.get(size_key(r))
+        archs = trajectory.loc[trajectory["cell_id"] == r["cell_id"], "alpha_arch"].dropna()
+        if s is None or archs.empty:
             continue
-        ops = [op for arch in g["arch"] for op in parse(arch)]
-        names = SPACE_OPS.get(space, tuple(sorted(set(ops))))
+        hit = bool(s.is_largest(archs).any())
+        counts = out.setdefault(r["row_label"], [0, 0])
+        counts[0] += hit
+        counts[1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def param_bias(pick_frame: pd.DataFrame, sizes: dict) -> pd.DataFrame:
+    """Per (space, dataset, row): picks' params against the space and its largest cell."""
+    rows = []
+    for (space, dataset, method), g in pick_frame.groupby(["space", "dataset", "method"], sort=False):
+        s = _sizes_of(sizes, space, dataset)
+        dist = s.distribution()["params_m"]
+        rows.append({"space": space, "dataset": dataset, "method": method, "n": len(g),
+                     "mean_params_m": float(g["params_m"].mean()), "median_params_m": float(g["params_m"].median()),
+                     "space_median_m": float(dist.median()), "space_cells": len(dist), "space_exact": s.exact,
+                     "max_params_m": s.max_params / 1e6, "n_largest": int(g["largest"].sum()),
+                     "share_largest": float(g["largest"].mean()), "mean_percentile": float(g["percentile"].mean())})
+    cols = ["space", "dataset", "method", "n", "mean_params_m", "median_params_m", "space_median_m", "space_cells",
+            "space_exact", "max_params_m", "n_largest", "share_largest", "mean_percentile"]
+    return _ordered(pd.DataFrame(rows, columns=cols))
+
+
+def _sizes_of(sizes: dict, space: str, dataset: str):
+    """The size model of (space, dataset) with the first options seen (the distribution a panel shows)."""
+    return next(v for k, v in sizes.items() if k[:2] == (space, dataset))
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows by space (and dataset), FreeDARTS first in the paper's order, then the baselines by name; the
+    order within a row (e.g. ops) is kept."""
+    order = {name: i for i, name in enumerate(METHOD_NAME.values())}
+    key = frame["method"].map(lambda m: f"{order.get(m.split(' [')[0], len(order)):02d} {m}")
+    by = [c for c in ("space", "dataset") if c in frame] + ["_k"]
+    return frame.assign(_k=key).sort_values(by, kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+# -- 2. cells of the same accuracy (NB201) ----------------------------------------------------------
+def paper_band(method: str, dataset: str, ours: pd.Series) -> tuple[float, float, str]:
+    """(low, high, source) of a row's accuracy band: the paper's mean ± max(std, BAND_FLOOR) where the paper
+    has the row (Table 3 for FreeDARTS, Table 2 for random / zero-cost SynFlow / Zero-Cost-PT), else ours."""
+    from harness.report.nb201 import PAPER_TABLE3, TABLE_DATASETS
+
+    i = TABLE_DATASETS.index(dataset)
+    base = method.split(" [")[0]
+    by_name = {name: key for key, name in METHOD_NAME.items()}
+    if base in by_name:
+        (mean, std), source = PAPER_TABLE3[by_name[base]][i], "paper Table 3"
+    elif base in PAPER_TABLE2_BANDS:
+        (mean, std), source = PAPER_TABLE2_BANDS[base][i], "paper Table 2"
+    else:
+        values = ours.dropna()
+        if values.empty:
+            return math.nan, math.nan, "no accuracy"
+        mean, std, source = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0, "ours"
+    half = max(std, BAND_FLOOR)
+    return max(mean - half, 0.0), min(mean + half, 100.0), source
+
+
+def same_accuracy(pick_frame: pd.DataFrame, acc: pd.DataFrame, sizes: dict) -> pd.DataFrame:
+    """Per NB201 (dataset, row): the cells whose test accuracy is in the row's band, their params, and the
+    percentile of the picks among them."""
+    rows = []
+    nb = pick_frame[pick_frame["space"] == "nasbench201"]
+    for (dataset, method), g in nb.groupby(["dataset", "method"], sort=False):
+        metric = DATASET_METRIC[dataset]
+        low, high, source = paper_band(method, dataset, g["accuracy"])
+        s = _sizes_of(sizes, "nasbench201", dataset)
+        band = acc[(acc[metric] >= low) & (acc[metric] <= high)] if not math.isnan(low) else acc.iloc[:0]
+        band_params = s.params(band["arch"]) / 1e6 if len(band) else np.empty(0)
+        rows.append({"dataset": dataset, "method": method, "n": len(g), "band_low": low, "band_high": high,
+                     "band_source": source, "band_cells": len(band),
+                     "band_median_m": float(np.median(band_params)) if len(band_params) else math.nan,
+                     "band_largest_in": bool(len(band)) and s.largest_arch in set(band["arch"]),
+                     "picks_mean_m": float(g["params_m"].mean()), "picks_mean_acc": float(g["accuracy"].mean()),
+                     "percentile_in_band": float(np.mean([mid_percentile(band_params, p) for p in g["params_m"]]))
+                     if len(band_params) else math.nan})
+    cols = ["dataset", "method", "n", "band_low", "band_high", "band_source", "band_cells", "band_median_m",
+            "band_largest_in", "picks_mean_m", "picks_mean_acc", "percentile_in_band"]
+    return _ordered(pd.DataFrame(rows, columns=cols))
+
+
+def band_params(acc: pd.DataFrame, sizes: dict, dataset: str, low: float, high: float) -> np.ndarray:
+    metric = DATASET_METRIC[dataset]
+    band = acc[(acc[metric] >= low) & (acc[metric] <= high)]
+    return _sizes_of(sizes, "nasbench201", dataset).params(band["arch"]) / 1e6 if len(band) else np.empty(0)
+
+
+def accuracy_size_correlation(acc: pd.DataFrame, sizes: dict, datasets) -> dict[str, float]:
+    """dataset -> Spearman(test accuracy, params) over every NB201 cell."""
+    out = {}
+    for dataset in datasets:
+        s = _sizes_of(sizes, "nasbench201", dataset)
+        dist = s.distribution().set_index("arch")["params_m"]
+        out[dataset] = spearman(acc[DATASET_METRIC[dataset]], dist.reindex(acc["arch"]).to_numpy())
+    return out
+
+
+# -- 3. operation diversity -------------------------------------------------------------------------
+def op_histogram(pick_frame: pd.DataFrame, sizes: dict) -> pd.DataFrame:
+    """Per (space, row, op): count and share of the picks' positions holding that op (all datasets)."""
+    rows = []
+    for (space, method), g in pick_frame.groupby(["space", "method"], sort=False):
+        s = _sizes_of(sizes, space, g["dataset"].iloc[0])
+        ops = [op for arch in g["arch"] for op in s.ops(arch)]
+        names = _space_ops(space)
         for op in names:
             n = ops.count(op)
-            rows.append({"space": space, "method": label, "op": op, "count": n,
+            rows.append({"space": space, "method": method, "op": op, "count": n,
                          "share": n / len(ops) if ops else math.nan, "n_archs": len(g)})
-    return pd.DataFrame(rows, columns=["space", "method", "op", "count", "share", "n_archs"])
+    return _ordered(pd.DataFrame(rows, columns=["space", "method", "op", "count", "share", "n_archs"]))
 
 
-# -- 3. score vs params -----------------------------------------------------------------------------
-def _additive_scores(matrix: np.ndarray, archs: pd.Series, space: str) -> np.ndarray:
-    ops = SPACE_OPS[space]
-    index = np.array([[ops.index(o) for o in OP_PARSERS[space](a)] for a in archs])
-    return matrix[np.arange(index.shape[1])[None, :], index].sum(axis=1)
+def _space_ops(space: str) -> tuple[str, ...]:
+    from spaces import get_space
+
+    spec = get_space(space)
+    ops = next(iter(spec.op_names.values()))
+    return tuple(o for o in ops if not (space == "darts" and o == "none"))  # a DARTS genotype never holds none
 
 
-def score_param_correlation(cells: pd.DataFrame, trajectory: pd.DataFrame,
-                            dists: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
-    """Per cell: Spearman of the method's architecture score with params (see module docstring)."""
+def edge_diversity(pick_frame: pd.DataFrame, sizes: dict) -> pd.DataFrame:
+    """Per (space, row, position): share of picks holding the position's most-parameter op, distinct ops."""
+    rows = []
+    for (space, method), g in pick_frame.groupby(["space", "method"], sort=False):
+        s = _sizes_of(sizes, space, g["dataset"].iloc[0])
+        masks = np.array([s.max_op_mask(a) for a in g["arch"]])
+        ops = np.array([s.ops(a) for a in g["arch"]], dtype=object)
+        for j, position in enumerate(s.positions):
+            rows.append({"space": space, "method": method, "position": position, "n_archs": len(g),
+                         "max_op_share": float(masks[:, j].mean()), "distinct_ops": len(set(ops[:, j]))})
+    return _ordered(pd.DataFrame(rows, columns=["space", "method", "position", "n_archs", "max_op_share",
+                                                "distinct_ops"]))
+
+
+def diversity_summary(pick_frame: pd.DataFrame, edges: pd.DataFrame, sizes: dict) -> pd.DataFrame:
+    """Per (space, row): mean max-op share over positions, mean distinct ops per position (over the picks),
+    mean distinct op types per architecture; plus the same max-op share for a uniform random cell."""
+    rows = []
+    for (space, method), g in pick_frame.groupby(["space", "method"], sort=False):
+        e = edges[(edges["space"] == space) & (edges["method"] == method)]
+        rows.append({"space": space, "method": method, "n": len(g), "max_op_share": float(g["max_op_share"].mean()),
+                     "distinct_ops_per_position": float(e["distinct_ops"].mean()),
+                     "distinct_ops_per_arch": float(g["distinct_ops"].mean()),
+                     "uniform_max_op_share": uniform_max_op_share(_sizes_of(sizes, space, g["dataset"].iloc[0]))})
+    return _ordered(pd.DataFrame(rows, columns=["space", "method", "n", "max_op_share", "distinct_ops_per_position",
+                                                "distinct_ops_per_arch", "uniform_max_op_share"]))
+
+
+def uniform_max_op_share(s) -> float:
+    """Expected share of positions holding their most-parameter op for a uniformly random cell."""
+    return s.uniform_max_op_share
+
+
+# -- 4. score vs params -----------------------------------------------------------------------------
+def score_positions(space: str, arch: str) -> list[tuple[str, int, int]]:
+    """(alpha group, row, column) of each choice of `arch` in the space's score matrices."""
+    from spaces import darts, get_space
+    from spaces import mobilenet as mb
+    from spaces import nasbench201 as nb
+
+    if space == "nasbench201":
+        return [(nb.GROUP, e, nb.OPS.index(o)) for e, o in enumerate(nb.parse_arch_key(arch).ops)]
+    if space == "mobilenet":
+        return [(mb.GROUP, b, mb.OPS.index(o)) for b, o in enumerate(mb.parse_arch_key(arch).ops)]
+    if space == "darts":
+        g = darts.parse_arch_key(arch)
+        edge = {e: i for i, e in enumerate(darts.EDGES)}
+        return [(cell, edge[(i // 2 + 2, src)], darts.OPS.index(op))
+                for cell, pairs in zip(darts.GROUPS, (g.normal, g.reduce)) for i, (op, src) in enumerate(pairs)]
+    raise ValueError(f"no score positions for space {space!r}; known: {', '.join(get_space(space).op_names)}")
+
+
+@functools.lru_cache(maxsize=16)
+def _score_index(space: str, archs: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """group -> (rows, cols) arrays of shape [n archs, choices in that group], parsed once per distribution."""
+    per_arch = [score_positions(space, a) for a in archs]
+    out = {}
+    for group in dict.fromkeys(g for g, _, _ in per_arch[0]) if per_arch else ():
+        rows = np.array([[r for g, r, _ in pos if g == group] for pos in per_arch], dtype=np.int64)
+        cols = np.array([[c for g, _, c in pos if g == group] for pos in per_arch], dtype=np.int64)
+        out[group] = (rows, cols)
+    return out
+
+
+def additive_scores(groups: dict[str, list], space: str, archs) -> np.ndarray:
+    """S(arch) = sum over the architecture's choices of the op scores `groups` ({group: [[...]]})."""
+    archs = tuple(archs)
+    total = np.zeros(len(archs))
+    for group, (rows, cols) in _score_index(space, archs).items():
+        total += np.asarray(groups[group], dtype=float)[rows, cols].sum(axis=1)
+    return total
+
+
+def score_param_correlation(cells: pd.DataFrame, trajectory: pd.DataFrame, sizes: dict) -> pd.DataFrame:
+    """Per cell: Spearman of the method's architecture score with params (module docstring, item 4)."""
     ok = labelled(cells[cells["status"] == store.STATUS_OK])
     rows = []
     for _, cell in ok.iterrows():
-        dist = dists.get((cell["space"], cell["dataset"]))
-        if dist is None or cell["_method"] == "random":
+        s = sizes.get(size_key(cell))
+        if s is None or cell["_method"] in ("random", "most_params"):
             continue
         traj = trajectory[trajectory["cell_id"] == cell["cell_id"]]
         if traj.empty:
             continue
-        params = dist.set_index("arch")["params_m"]
         if cell["_method"] == "zero_cost":
-            scores = traj["score"].astype(float).to_numpy()
-            p = params.reindex(traj["alpha_arch"]).to_numpy()
-            kind, n = "proxy score of each sampled cell", len(traj)
-        elif cell["_method"] in ("freedarts", "zero_cost_pt") and cell["space"] in SPACE_OPS:
+            scores, params = traj["score"].astype(float).to_numpy(), s.params(traj["alpha_arch"])
+            kind = "proxy score of each sampled cell"
+        elif cell["_method"] in ("freedarts", "zero_cost_pt"):
             step = traj.sort_values("step").iloc[0 if cell["_method"] == "freedarts" else -1]
-            groups = json.loads(step["scores_json"])
-            if len(groups) != 1:
+            if not isinstance(step["scores_json"], str):
                 continue
-            matrix = np.asarray(next(iter(groups.values())), dtype=float)
-            scores = _additive_scores(matrix, dist["arch"], cell["space"])
-            p = dist["params_m"].to_numpy()
-            kind, n = "sum of op scores over every cell of the space", len(dist)
+            dist = s.distribution()
+            scores = additive_scores(json.loads(step["scores_json"]), cell["space"], dist["arch"])
+            params = dist["params_m"].to_numpy()
+            kind = ("sum of op scores over every cell of the space" if s.exact
+                    else f"sum of op scores over {len(dist):,} uniformly sampled cells")
         else:
             continue
-        rows.append({"space": cell["space"], "dataset": cell["dataset"], "method": cell["label"],
-                     "cell_id": cell["cell_id"], "seed": int(cell["seed"]), "n_archs": n, "score": kind,
-                     "spearman": spearman(scores, p)})
-    return pd.DataFrame(rows, columns=["space", "dataset", "method", "cell_id", "seed", "n_archs", "score",
-                                       "spearman"])
+        rows.append({"space": cell["space"], "dataset": cell["dataset"], "method": cell["row_label"],
+                     "cell_id": cell["cell_id"], "seed": int(cell["seed"]), "n_archs": len(scores), "score": kind,
+                     "spearman": spearman(scores, params)})
+    return pd.DataFrame(rows, columns=["space", "dataset", "method", "cell_id", "seed", "n_archs", "score", "spearman"])
 
 
 def correlation_summary(per_cell: pd.DataFrame) -> pd.DataFrame:
-    g = per_cell.groupby(["space", "method", "score"])["spearman"]
-    out = g.agg(["mean", "std", "count"]).reset_index()
-    return out.rename(columns={"count": "n_cells"})
-
-
-def sampled_contains(trajectory: pd.DataFrame, cells: pd.DataFrame, arch: str) -> pd.DataFrame:
-    """zero_cost cells: whether `arch` was among the sampled candidates, and its rank by score if so."""
-    zc = labelled(cells[(method_column(cells) == "zero_cost") & (cells["status"] == store.STATUS_OK)])
-    rows = []
-    for _, cell in zc.iterrows():
-        traj = trajectory[trajectory["cell_id"] == cell["cell_id"]]
-        hit = traj[traj["alpha_arch"] == arch]
-        rank = int((traj["score"] > hit["score"].iloc[0]).sum()) + 1 if len(hit) else None
-        rows.append({"method": cell["label"], "dataset": cell["dataset"], "seed": int(cell["seed"]),
-                     "n_sampled": len(traj), "sampled": bool(len(hit)), "rank": rank,
-                     "picked": cell["arch"] == arch})
-    return pd.DataFrame(rows, columns=["method", "dataset", "seed", "n_sampled", "sampled", "rank", "picked"])
-
-
-# -- plots ------------------------------------------------------------------------------------------
-def _figure(width: float, height: float, n: int):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(6.0, width * n), height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(1, n, squeeze=False)[0]
-
-
-def params_figure(cells: pd.DataFrame, dists: dict[tuple[str, str], pd.DataFrame]):
-    """Per (space, dataset): the space's params histogram, each method's selections as a strip above it."""
-    ok = labelled(cells[cells["status"] == store.STATUS_OK].dropna(subset=["params_m"]))
-    keys = [k for k in dists if ((ok["space"] == k[0]) & (ok["dataset"] == k[1])).any()]
-    fig, axes = _figure(4.5, 4.2, max(1, len(keys)))
-    labels = sorted(ok["label"].unique())
-    for ax, (space, dataset) in zip(axes, keys):
-        p = dists[(space, dataset)]["params_m"]
-        ax.hist(p, bins=60, color="0.75", density=True, label=f"{space} ({len(p)} cells)")
-        top = ax.get_ylim()[1]
-        ax.axvline(float(p.median()), color="0.3", linestyle="--", linewidth=1, label="space median")
-        g = ok[(ok["space"] == space) & (ok["dataset"] == dataset)]
-        for i, label in enumerate(labels):
-            sel = g.loc[g["label"] == label, "params_m"]
-            if len(sel):
-                y = top * (1.05 + 0.08 * i)
-                ax.scatter(sel, [y] * len(sel), s=14, alpha=0.6, label=f"{label} (n={len(sel)})")
-        ax.set_xlabel("Parameters (M)")
-        ax.set_yticks([])
-        ax.set_title(f"{space}, searched on {dataset}", fontsize=10)
-        ax.legend(fontsize="x-small", loc="center right")
-    fig.suptitle("Parameters of the selected architectures vs the space", fontsize=11)
-    return fig
-
-
-def ops_figure(hist: pd.DataFrame):
-    spaces = sorted(hist["space"].unique())
-    fig, axes = _figure(6.0, 3.8, max(1, len(spaces)))
-    for ax, space in zip(axes, spaces):
-        h = hist[hist["space"] == space]
-        ops = list(dict.fromkeys(h["op"]))
-        methods = sorted(h["method"].unique())
-        width = 0.8 / max(1, len(methods))
-        for i, m in enumerate(methods):
-            s = h[h["method"] == m].set_index("op").reindex(ops)
-            ax.bar(np.arange(len(ops)) + i * width, s["share"], width,
-                   label=f"{m} (n={int(s['n_archs'].max())})")
-        ax.axhline(1 / len(ops), color="0.3", linestyle="--", linewidth=1, label="uniform")
-        ax.set_xticks(np.arange(len(ops)) + 0.4 - width / 2, ops, rotation=20, fontsize=8)
-        ax.set_ylabel("Share of edges")
-        ax.set_title(space, fontsize=10)
-        ax.legend(fontsize="x-small")
-    fig.suptitle("Operations of the selected architectures (Fig. 6-7 style)", fontsize=11)
-    return fig
-
-
-def scatter_figure(cells: pd.DataFrame, trajectory: pd.DataFrame, dists):
-    """First zero_cost cell of each proxy: score (log) vs params of every sampled architecture."""
-    zc = labelled(cells[(method_column(cells) == "zero_cost") & (cells["status"] == store.STATUS_OK)])
-    firsts = zc.sort_values("seed").groupby("label").head(1)
-    fig, axes = _figure(4.2, 3.6, max(1, len(firsts)))
-    for ax, (_, cell) in zip(axes, firsts.iterrows()):
-        traj = trajectory[trajectory["cell_id"] == cell["cell_id"]]
-        dist = dists.get((cell["space"], cell["dataset"]))
-        if dist is None or traj.empty:
-            continue
-        p = dist.set_index("arch")["params_m"].reindex(traj["alpha_arch"]).to_numpy()
-        ax.scatter(p, traj["score"], s=6, alpha=0.5)
-        ax.set_yscale("log")
-        ax.set_xlabel("Parameters (M)")
-        ax.set_ylabel(f"{cell['proxy']} score")
-        rho = spearman(traj["score"], p)
-        ax.set_title(f"{cell['label']}, {cell['dataset']} seed {int(cell['seed'])}\nSpearman {rho:.3f}", fontsize=9)
-        ax.grid(alpha=0.3)
-    fig.suptitle("Summing-up proxy vs parameter count", fontsize=11)
-    return fig
+    out = per_cell.groupby(["space", "method", "score"], sort=False)["spearman"].agg(["mean", "std", "count"])
+    return _ordered(out.reset_index().rename(columns={"count": "n_cells"}))
 
 
 # -- section ----------------------------------------------------------------------------------------
-def _fmt(v: float, spec: str = ".3f") -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
-
-
-def bias_markdown(params: pd.DataFrame, hist: pd.DataFrame, corr: pd.DataFrame, contains: pd.DataFrame) -> str:
-    lines = ["### Parameters of the selected architectures", "",
-             "| Space | Search dataset | Method | n | mean params (M) | median (M) | space median (M) | "
-             "percentile of mean | share = largest cell |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in params.itertuples(index=False):
-        lines.append(f"| {r.space} | {r.dataset} | {r.method} | {r.n} | {_fmt(r.mean_params_m)} | "
-                     f"{_fmt(r.median_params_m)} | {_fmt(r.space_median_m)} | {_fmt(r.percentile_of_mean, '.1f')} | "
-                     f"{_fmt(r.share_largest, '.2f')} |")
-    largest = params["largest_arch"].dropna().unique()
-    if len(largest):
-        lines += ["", "Largest cell of the space: " + ", ".join(f"`{a}`" for a in largest)]
-    lines += ["", "![params](bias_params.png)", "", "### Operation histogram of the selected architectures", ""]
-    if len(hist):
-        wide = hist.pivot_table(index="method", columns="op", values="share", sort=False)
-        ops = list(dict.fromkeys(hist["op"]))
-        lines += ["| Method | n archs | " + " | ".join(ops) + " |", "|---|---:|" + "---:|" * len(ops)]
-        n_archs = hist.groupby("method")["n_archs"].max()
-        for method, r in wide.iterrows():
-            lines.append(f"| {method} | {int(n_archs[method])} | " + " | ".join(_fmt(r[o], ".2f") for o in ops) + " |")
-        lines += ["", "![ops](bias_ops.png)"]
-    lines += ["", "### Rank correlation of each method's architecture score with parameter count", "",
-              "| Space | Method | architecture score | Spearman mean | std | cells |", "|---|---|---|---:|---:|---:|"]
-    for r in correlation_summary(corr).itertuples(index=False):
-        lines.append(f"| {r.space} | {r.method} | {r.score} | {_fmt(r.mean)} | {_fmt(r.std)} | {r.n_cells} |")
-    if len(contains):
-        lines += ["", "zero_cost and the largest cell: "
-                  f"picked in {int(contains['picked'].sum())} of {len(contains)} cells; sampled in "
-                  f"{int(contains['sampled'].sum())} (ranks when sampled: "
-                  f"{', '.join(str(int(x)) for x in contains['rank'].dropna()) or 'none'})."]
-        lines += ["", "![scatter](bias_scatter.png)"]
-    return "\n".join(lines) + "\n"
-
-
 def _applies(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
-    return bool((method_column(cells) != "freedarts").any() and (cells["status"] == store.STATUS_OK).any())
+    ok = cells[cells["status"] == store.STATUS_OK]
+    return bool((method_column(ok) != "freedarts").any() or ok["space"].isin(["darts", "mobilenet"]).any())
 
 
 @section("bias", applies=_applies, order=150)
 def _bias_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
-    dists = load_distributions(cells)
-    params = param_bias(cells, dists)
-    hist = op_histogram(cells)
-    corr = score_param_correlation(cells, trajectory, dists)
-    largest = params["largest_arch"].dropna()
-    contains = sampled_contains(trajectory, cells, largest.iloc[0]) if len(largest) else pd.DataFrame()
-    files = []
-    for name, fig in (("bias_params.png", params_figure(cells, dists)), ("bias_ops.png", ops_figure(hist)),
-                      ("bias_scatter.png", scatter_figure(cells, trajectory, dists))):
-        fig.savefig(out_dir / name, dpi=130)
-        files.append(out_dir / name)
-    for name, frame in (("bias_params.csv", params), ("bias_ops.csv", hist), ("bias_spearman.csv", corr)):
+    from harness.report import _bias_figures, _bias_text
+
+    sizes = load_sizes(cells)
+    pick_frame = picks(cells, sizes)
+    if pick_frame.empty:
+        md = "No ok cell of a space with a parameter-size model (harness/space_stats.py): nothing to analyse.\n"
+        return Fragment("## Parameter-intensive bias\n\n" + md, [write_text(out_dir / "bias.md", md)])
+    nb_datasets = sorted(pick_frame.loc[pick_frame["space"] == "nasbench201", "dataset"].unique())
+    acc = nb201_accuracies() if nb_datasets else None
+    result = _bias_text.BiasResult(
+        sweep=sweep_name(cells), params=param_bias(pick_frame, sizes), picks=pick_frame,
+        sampled=largest_sampled(cells, trajectory, sizes),
+        same_acc=same_accuracy(pick_frame, acc, sizes) if acc is not None else None,
+        acc_size={} if acc is None else accuracy_size_correlation(acc, sizes, nb_datasets),
+        hist=op_histogram(pick_frame, sizes), edges=edge_diversity(pick_frame, sizes),
+        corr=score_param_correlation(cells, trajectory, sizes), sizes=sizes)
+    result = result.with_diversity(diversity_summary(pick_frame, result.edges, sizes))
+    files = _bias_figures.write_figures(result, cells, trajectory, acc, out_dir)
+    for name, frame in (("bias_params.csv", result.params), ("bias_ops.csv", result.hist),
+                        ("bias_edges.csv", result.edges), ("bias_spearman.csv", result.corr)):
         frame.to_csv(out_dir / name, index=False)
         files.append(out_dir / name)
-    md = bias_markdown(params, hist, corr, contains)
-    files.append(write_text(out_dir / "bias.md", md))
-    return Fragment("## Parameter-intensive bias\n\n" + md, files, console=md)
+    md = _bias_text.bias_markdown(result, [f.name for f in files if f.suffix == ".png"])
+    files += [write_text(out_dir / "bias.md", md), write_text(out_dir / "bias.tex", _bias_text.bias_latex(result))]
+    return Fragment("## Parameter-intensive bias\n\n" + md, files, console=_bias_text.conclusion(result) + "\n")

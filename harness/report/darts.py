@@ -3,7 +3,7 @@
 Written for `results/table5` and `results/table6` (any sweep with `space: darts` rows):
 
     table5.md / .tex       Table 5: surrogate "test error" (100 - predicted CIFAR-10 validation accuracy)
-                           of one-shot / iterative FreeDARTS-D and the Random baseline, mean ± std over
+                           of one-shot / iterative FreeDARTS-D and the Random baseline, mean ± sample std over
                            seeds and the best seed, beside the paper; the surrogate that produced every
                            number is named (YAHPO-Gym v2 vs the official nasbench301 ensemble).
     table6.md / .tex       Table 6, search side: per configuration (FreeDARTS = 8-cell CIFAR supernet,
@@ -12,7 +12,7 @@ Written for `results/table5` and `results/table6` (any sweep with `space: darts`
                            found cells, the median search time on this machine, the NB301 surrogate error;
                            the published genotypes' sizes computed the same way. Training the found
                            cells (the paper's test-error columns) is out of scope and only quoted.
-    darts_genotypes.md     every found genotype with its sizes and lookups
+    darts_genotypes.md/.tex every found genotype with its sizes and lookups, labelled by method (random rows: random)
     fig4_<config>.png      Fig. 4 style: normal and reduction cell of the best genotype per configuration
                            (lowest surrogate error; the paper chose by training) beside the published one.
 
@@ -32,9 +32,11 @@ import pandas as pd
 from benchmarks import _darts_key
 from harness import store
 from harness.report._base import (
-    PAPER_SEARCH_COST_S, Fragment, ReportOptions, has_space, latex_escape, md_escape, method_column, section,
-    write_text,
+    PAPER_SEARCH_COST_S, Fragment, ReportOptions, has_space, labelled, latex_escape, md_escape, method_column,
+    section, sweep_name, write_text,
 )
+from harness.report._latex import latex_table
+from harness.report.arch_figures import draw_darts_rows
 
 SPACE = "darts"
 # The paper: "8.5 s" for every DARTS search (Table 6, one GPU); the published genotypes are one-shot (spec §3.3).
@@ -83,7 +85,7 @@ def _pm(values: pd.Series, digits: int = 2) -> str:
         return "—"
     if len(v) == 1:
         return f"{v.iloc[0]:.{digits}f}"
-    return f"{v.mean():.{digits}f} ± {v.std(ddof=0):.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"  # sample std, as every other report table
 
 
 def error_column(frame: pd.DataFrame) -> tuple[str | None, str]:
@@ -120,7 +122,7 @@ def table5_rows(cells: pd.DataFrame) -> tuple[list[dict], str]:
 
 def table5_markdown(rows: list[dict], surrogate: str) -> str:
     lines = [f"Surrogate used here: **{surrogate}**. Paper: NAS-Bench-301 GIN surrogate. "
-             "Test error = 100 − predicted CIFAR-10 validation accuracy (spec §5.3); Average = mean ± std over seeds "
+             "Test error = 100 − predicted CIFAR-10 validation accuracy (spec §5.3); Average = mean ± sample std over seeds "
              "(Random: over the sampled genotypes, method `random`, one per seed), Best = lowest. Search: "
              "FreeDARTS-D on the 8-cell supernet; iterative = 196 single-op prunes over one global pool + a final "
              "re-score.", "",
@@ -134,16 +136,19 @@ def table5_markdown(rows: list[dict], surrogate: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table5_latex(rows: list[dict], surrogate: str) -> str:
-    out = [r"\begin{tabular}{lrllllll}", r"\toprule",
-           r"Method & n & Avg. (ours) & Best (ours) & Avg. (paper) & Best (paper) & Ground-truth (paper) & search s \\",
-           r"\midrule"]
+def table5_latex(rows: list[dict], surrogate: str, sweep: str = "table5") -> str:
+    body = []
     for r in rows:
         t = "" if math.isnan(r["median_search_s"]) else f"{r['median_search_s']:.2f}"
-        cells = [r["method"], str(r["n"]), r["avg"], r["best"], r["paper_avg"], r["paper_best"], r["paper_truth"], t]
-        out.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}", f"% surrogate: {latex_escape(surrogate)}"]
-    return "\n".join(out) + "\n"
+        body.append([latex_escape(c) for c in (r["method"], str(r["n"]), r["avg"], r["best"], r["paper_avg"],
+                                                r["paper_best"], r["paper_truth"], t)])
+    return latex_table(
+        caption="Table 5: NAS-Bench-301 test error (%) of the DARTS-space searches", label=f"tab:{sweep}-table5",
+        colspec="lrllllll", header=["Method & $n$ & Avg. (ours) & Best (ours) & Avg. (paper) & Best (paper) & "
+                                    "Ground-truth (paper) & search s (ours)"], rows=body,
+        notes=[f"Surrogate used here: {surrogate}; the paper used the NAS-Bench-301 GIN surrogate. Test error = 100 - "
+               "predicted CIFAR-10 validation accuracy; Average = mean ± sample std over seeds; Best = lowest.",
+               "Ground-truth = the paper's trained result, quoted (training is out of scope)."])
 
 
 def _has_table5(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
@@ -155,7 +160,8 @@ def _has_table5(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
 def _table5(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
     rows, surrogate = table5_rows(cells)
     md = table5_markdown(rows, surrogate)
-    files = [write_text(out_dir / "table5.md", md), write_text(out_dir / "table5.tex", table5_latex(rows, surrogate))]
+    files = [write_text(out_dir / "table5.md", md),
+             write_text(out_dir / "table5.tex", table5_latex(rows, surrogate, sweep_name(cells)))]
     return Fragment("## Table 5: NAS-Bench-301 (DARTS space)\n\n" + md, files, "Table 5 (NB301)\n" + md)
 
 
@@ -209,10 +215,10 @@ def table6_rows(cells: pd.DataFrame, with_published: bool = True) -> list[dict]:
 
 
 def table6_markdown(rows: list[dict], surrogate: str) -> str:
-    lines = ["One-shot FreeDARTS-D, mean ± std over seeds. Param = CIFAR-10 network (C=36, 20 cells, auxiliary head "
+    lines = ["One-shot FreeDARTS-D, mean ± sample std over seeds [min–max]. Param = CIFAR-10 network (C=36, 20 cells, auxiliary head "
              "excluded); +× = multiply-adds of the ImageNet mobile network (C=48, 14 cells, 224×224); both by building "
-             "the network of each found genotype. \"published\" = the same for the genotype the paper trained "
-             f"(seed in brackets). NB301 error from: {surrogate}.", "",
+             "the network of each found genotype. \"published cell\" = the same for the genotype the paper trained; the "
+             f"last column compares our cell of the paper's seed with it. NB301 error from: {surrogate}.", "",
              "| Config | n | Param (M) ours | Param (M) paper | Param (M) published cell | +× (M) ours | +× (M) paper | "
              "+× (M) published cell | median search_s ours | paper | NB301 err ours | our seed = paper seed: pairs "
              "shared with the published cell |",
@@ -224,7 +230,8 @@ def table6_markdown(rows: list[dict], surrogate: str) -> str:
         lines.append(f"| {r['config']} | {r['n']} | {r['params']} [{r['params_range']}] | {r['paper_params']} | {pub} | "
                      f"{r['flops']} | {r['paper_flops']} | {pubf} | {r['median_search_s']:.2f} | {r['paper_search_s']} "
                      f"(GPU) | {r['err']} | {ov} |")
-    lines += ["", "Paper's evaluation results of the trained cells (quoted; " + TRAINING_NOTE + "):", "",
+    lines += ["", "The paper's test errors of its trained cells, quoted (training the found cells is out of scope here):",
+              "",
               "| Config | CIFAR-10 test err (%) | CIFAR-100 (%) | ImageNet top-1 / top-5 (%) |", "|---|---|---|---|"]
     for r in rows:
         c10, c100, inet = r["paper_errors"]
@@ -235,16 +242,17 @@ def table6_markdown(rows: list[dict], surrogate: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table6_latex(rows: list[dict]) -> str:
-    out = [r"\begin{tabular}{lrllllll}", r"\toprule",
-           r"Config & n & Param (M) & Param paper & $+\times$ (M) & $+\times$ paper & search s & search s paper \\",
-           r"\midrule"]
-    for r in rows:
-        cells = [r["config"], str(r["n"]), r["params"], str(r["paper_params"]), r["flops"], str(r["paper_flops"]),
-                 f"{r['median_search_s']:.2f}", "8.5 (GPU)"]
-        out.append(" & ".join(latex_escape(c) for c in cells) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(out) + "\n"
+def table6_latex(rows: list[dict], sweep: str = "table6") -> str:
+    body = [[latex_escape(c) for c in (r["config"], str(r["n"]), r["params"], str(r["paper_params"]), r["flops"],
+                                       str(r["paper_flops"]), f"{r['median_search_s']:.2f}", "8.5 (GPU)")]
+            for r in rows]
+    return latex_table(
+        caption="Table 6 (search side): DARTS-space cells found by one-shot FreeDARTS-D", label=f"tab:{sweep}-table6",
+        colspec="lrllllll", header=[r"Config & $n$ & Param (M) & Param paper & $+\times$ (M) & $+\times$ paper & "
+                                    "search s & search s paper"], rows=body,
+        notes=["Param = CIFAR-10 network (C=36, 20 cells, no auxiliary head); +x = multiply-adds of the ImageNet "
+               "mobile network (C=48, 14 cells, 224x224); mean ± sample std over seeds, by building the networks. "
+               + TRAINING_NOTE])
 
 
 def _has_table6(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
@@ -257,79 +265,47 @@ def _table6(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, option
     rows = table6_rows(cells)
     _, surrogate = error_column(darts_cells(cells))
     md = table6_markdown(rows, surrogate)
-    files = [write_text(out_dir / "table6.md", md), write_text(out_dir / "table6.tex", table6_latex(rows))]
+    files = [write_text(out_dir / "table6.md", md), write_text(out_dir / "table6.tex", table6_latex(rows, sweep_name(cells)))]
     return Fragment("## Table 6: DARTS space (search side)\n\n" + md, files, "Table 6 (DARTS, search side)\n" + md)
 
 
 # -- genotypes and drawings -------------------------------------------------------------------------
-def genotypes_markdown(d: pd.DataFrame, column: str | None) -> str:
-    lines = ["| config | method | mode | seed | Param (M) | +× (M) | NB301 err | search_s | genotype |",
-             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+def genotype_rows(d: pd.DataFrame, column: str | None) -> list[list[str]]:
+    """Every found genotype: config, row label (method + mode; random rows say random), seed, sizes, lookups."""
+    d = labelled(d) if len(d) else d.assign(row_label=[])
+    rows = []
     for r in d.sort_values(["preset", "search_method", "mode", "seed"]).itertuples(index=False):
         err = f"{getattr(r, column):.2f}" if column and not pd.isna(getattr(r, column)) else ""
-        lines.append(f"| {CONFIGS.get(r.preset, r.preset)} | {r.search_method} | {r.mode} | {r.seed} | {r.params_m:.2f} | "
-                     f"{r.flops_m:.0f} | {err} | {r.search_s:.2f} | `{md_escape(r.arch)}` |")
+        rows.append([CONFIGS.get(r.preset, r.preset), r.row_label.split(" [")[0], str(r.seed), f"{r.params_m:.2f}",
+                     f"{r.flops_m:.0f}", err, f"{r.search_s:.2f}", r.arch])
+    return rows
+
+
+GENOTYPE_HEAD = ["config", "method", "seed", "Param (M)", "+× (M)", "NB301 err", "search_s", "genotype"]
+
+
+def genotypes_markdown(d: pd.DataFrame, column: str | None) -> str:
+    lines = ["| " + " | ".join(GENOTYPE_HEAD) + " |", "|---|---|---:|---:|---:|---:|---:|---|"]
+    for row in genotype_rows(d, column):
+        lines.append("| " + " | ".join(md_escape(c) for c in row[:-1]) + f" | `{md_escape(row[-1])}` |")
     return "\n".join(lines) + "\n"
 
 
-def _node_positions() -> dict[int, tuple[float, float]]:
-    return {0: (0.0, 3.0), 1: (0.0, 0.0), 2: (2.4, 3.4), 3: (4.0, 0.6), 4: (5.6, 3.0), 5: (7.2, 0.9), 6: (9.2, 1.8)}
-
-
-def draw_cell(ax, pairs: list, title: str) -> None:
-    """DARTS-style cell graph: c_{k-2}, c_{k-1} -> nodes 0..3 -> c_{k} (concat), each edge labelled by its op
-    along the edge."""
-    pos = _node_positions()
-    names = {0: "$c_{k-2}$", 1: "$c_{k-1}$", 2: "0", 3: "1", 4: "2", 5: "3", 6: "$c_{k}$"}
-    colors = {0: "#a6d96a", 1: "#a6d96a", 6: "#fdae61"}
-    for node in range(2, 6):
-        ax.annotate("", xy=pos[6], xytext=pos[node],
-                    arrowprops={"arrowstyle": "-|>", "color": "#cccccc", "shrinkA": 12, "shrinkB": 12})
-    for i, (op, src) in enumerate(pairs):
-        dst = i // 2 + 2
-        (x0, y0), (x1, y1) = pos[src], pos[dst]
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops={"arrowstyle": "-|>", "color": "#444444", "lw": 1.1, "shrinkA": 12, "shrinkB": 12})
-        angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
-        angle = angle - 180 if angle > 90 else angle + 180 if angle < -90 else angle
-        t = 0.62
-        ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0), op, fontsize=6.5, ha="center", va="center",
-                rotation=angle, rotation_mode="anchor", color="#08306b",
-                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.9})
-    for node, (x, y) in pos.items():
-        ax.text(x, y, names[node], ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round,pad=0.4", "fc": colors.get(node, "#abd9e9"), "ec": "#333333"})
-    ax.set_xlim(-0.8, 10.0)
-    ax.set_ylim(-0.6, 4.0)
-    ax.axis("off")
-    ax.set_title(title, fontsize=9)
-
-
-def draw_genotypes(arches: list[tuple[str, str]], path: Path) -> Path:
-    """One row per (label, genotype string): its normal and reduction cell."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(arches), 2, figsize=(13, 3.2 * len(arches)), squeeze=False)
-    for row, (label, arch) in enumerate(arches):
-        g = _darts_key.parse(arch)
-        draw_cell(axes[row][0], g["normal"], f"{label}: normal cell")
-        draw_cell(axes[row][1], g["reduce"], f"{label}: reduction cell")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+def genotypes_latex(d: pd.DataFrame, column: str | None, surrogate: str, sweep: str) -> str:
+    rows = [[latex_escape(c) for c in row[:-1]] + [r"{\tiny\texttt{" + latex_escape(row[-1]) + "}}"]
+            for row in genotype_rows(d, column)]
+    return latex_table(caption=f"Every DARTS-space genotype found ({sweep})", label=f"tab:{sweep}-darts-genotypes",
+                       colspec="llrrrrrp{9cm}", header=[" & ".join(latex_escape(h) for h in GENOTYPE_HEAD)], rows=rows,
+                       notes=[f"NB301 err: {surrogate}. " + TRAINING_NOTE])
 
 
 @section("darts_genotypes", applies=has_space(SPACE), order=270)
 def _genotypes(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
     d = darts_cells(cells)
     column, surrogate = error_column(d)
-    md = genotypes_markdown(d, column)
-    files = [write_text(out_dir / "darts_genotypes.md", md)]
-    parts = ["## DARTS genotypes", "", f"NB301 err: {surrogate}. " + TRAINING_NOTE, "",
+    files = [write_text(out_dir / "darts_genotypes.md", genotypes_markdown(d, column)),
+             write_text(out_dir / "darts_genotypes.tex", genotypes_latex(d, column, surrogate, sweep_name(cells)))]
+    parts = ["## DARTS genotypes (Fig. 4)", "", f"NB301 err: {surrogate}. " + TRAINING_NOTE, "",
              f"All found genotypes: [darts_genotypes.md](darts_genotypes.md) ({len(d)} cells).", ""]
     searched = d[d["search_method"] == "freedarts"]
     for (preset, mode), g in searched.groupby(["preset", "mode"]):
@@ -341,7 +317,8 @@ def _genotypes(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, opt
 
             paper = darts.Genotype.parse(darts.PAPER_GENOTYPES[CONFIGS[preset]]).arch_str()
             arches.append((f"paper: {CONFIGS[preset]} seed {PAPER_SEED[preset]}", paper))
-        png = draw_genotypes(arches, out_dir / f"fig4_{preset}_{mode}.png")
+        png = draw_darts_rows(arches, out_dir / f"fig4_{preset}_{mode}.png")
         files.append(png)
-        parts += [f"![{label}]({png.name})", "", f"Best by surrogate error: `{best['arch']}`", ""]
+        parts += [f"![{label}]({png.name})", "", f"Fig. 4 style: our best cell by surrogate error beside the paper's "
+                  f"published one. Best by surrogate error: `{best['arch']}`", ""]
     return Fragment("\n".join(parts), files)

@@ -1,6 +1,6 @@
 """NAS-Bench-201 Fig. 3: the alpha-scale study (test accuracy of iterative FreeDARTS-D vs a).
 
-    python -m harness.report results/fig3     # -> fig3_alpha_scale.png, fig3.md, fig3.csv
+    python -m harness.report results/fig3     # -> fig3_alpha_scale.png, fig3.md, fig3.tex, fig3.csv
 
 Uses the NB201 FreeDARTS cells (variant D, iterative) of a sweep that varies `alpha_scale`
 (alpha = a * randn). Per search dataset and a: n ok cells, mean ± std (ddof=1) of that dataset's
@@ -20,7 +20,11 @@ from pathlib import Path
 import pandas as pd
 
 from harness import store
-from harness.report._base import Fragment, ReportOptions, freedarts_only, section, short_error, write_text
+from harness.report._base import (
+    Fragment, ReportOptions, freedarts_only, latex_escape, section, short_error, sweep_name, write_text,
+)
+from harness.report._figures import new_figure, save_figure
+from harness.report._latex import latex_table
 
 DATASET_METRIC = {"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
                   "imagenet16-120": "imagenet16_test_acc"}
@@ -60,6 +64,23 @@ def flat_range(stats: pd.DataFrame, tolerance: float = 1.0) -> dict[str, list[fl
     return out
 
 
+FIG3_NOTE = ("Iterative FreeDARTS-D, test accuracy (%) on the search dataset, mean ± sample std (ddof=1) over seeds; "
+             "failed cells (e.g. NaN/overflow of the ZEROS pass) are counted, not averaged.")
+
+
+def _entry(r) -> str:
+    std = "" if math.isnan(r["std"]) else f" ± {r['std']:.2f}"
+    text = "no data" if r.n_ok == 0 else f"{r['mean']:.2f}{std}"
+    text += f" (n={int(r.n_ok)}"
+    text += f", {int(r.n_failed)} failed: {r.failures}" if r.n_failed else ""
+    return text + ")"
+
+
+def _flat_lines(stats: pd.DataFrame) -> list[str]:
+    return [f"{DATASET_LABEL[d]}: a within 1 point of the best mean: {', '.join(f'{a:g}' for a in ok)} "
+            f"(range {min(ok):g} .. {max(ok):g})" for d, ok in flat_range(stats).items()]
+
+
 def fig3_markdown(stats: pd.DataFrame) -> str:
     datasets = [d for d in DATASET_METRIC if d in set(stats["dataset"])]
     scales = sorted(stats["alpha_scale"].unique())
@@ -69,54 +90,62 @@ def fig3_markdown(stats: pd.DataFrame) -> str:
         row = [f"{a:g}"]
         for d in datasets:
             s = stats[(stats["dataset"] == d) & (stats["alpha_scale"] == a)]
-            if s.empty:
-                row.append("—")
-                continue
-            r = s.iloc[0]
-            std = "" if math.isnan(r["std"]) else f" ± {r['std']:.2f}"
-            text = "no data" if r.n_ok == 0 else f"{r['mean']:.2f}{std}"
-            text += f" (n={int(r.n_ok)}"
-            text += f", {int(r.n_failed)} failed: {r.failures}" if r.n_failed else ""
-            row.append(text + ")")
+            row.append(_entry(s.iloc[0]) if len(s) else "—")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    for d, scales_ok in flat_range(stats).items():
-        lines.append(f"- {DATASET_LABEL[d]}: a within 1 point of the best mean: "
-                     f"{', '.join(f'{a:g}' for a in scales_ok)} (range {min(scales_ok):g} .. {max(scales_ok):g})")
-    lines += ["", "Iterative FreeDARTS-D, test accuracy (%) on the search dataset, mean ± std over seeds; "
-              "failed cells (e.g. NaN/overflow of the ZEROS pass) are counted, not averaged."]
+    lines += [f"- {line}" for line in _flat_lines(stats)]
+    lines += ["", FIG3_NOTE]
     return "\n".join(lines) + "\n"
 
 
 def fig3_figure(stats: pd.DataFrame):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     datasets = [d for d in DATASET_METRIC if d in set(stats["dataset"])]
-    fig = Figure(figsize=(max(6.0, 4.2 * len(datasets)), 3.8), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(datasets), squeeze=False)[0]
+    fig, axes = new_figure(len(datasets), 4.4, 4.0)
     for ax, dataset in zip(axes, datasets):
         s = stats[stats["dataset"] == dataset].sort_values("alpha_scale")
         ok = s.dropna(subset=["mean"])
-        ax.errorbar(ok["alpha_scale"], ok["mean"], yerr=ok["std"].fillna(0.0), marker="o", capsize=3,
-                    label="mean ± std over seeds")
+        std = ok["std"].fillna(0.0)
+        low = ok["mean"] - (ok["mean"] - std).clip(lower=0.0)        # error bars clipped to [0, 100] %
+        high = (ok["mean"] + std).clip(upper=100.0) - ok["mean"]
+        ax.errorbar(ok["alpha_scale"], ok["mean"], yerr=[low, high], marker="o", capsize=3,
+                    label="mean ± std over seeds (clipped to [0, 100])")
         failed = s[s["n_failed"] > 0]
         if len(failed):
-            low = ax.get_ylim()[0]
-            ax.scatter(failed["alpha_scale"], [low] * len(failed), marker="x", color="red", zorder=3,
+            bottom = ax.get_ylim()[0]
+            ax.scatter(failed["alpha_scale"], [bottom] * len(failed), marker="x", color="red", zorder=3,
                        label="failed cells (NaN/overflow)")
             for r in failed.itertuples(index=False):
-                ax.annotate(f"{r.n_failed}/{r.n_cells} failed", (r.alpha_scale, low), textcoords="offset points",
+                ax.annotate(f"{r.n_failed}/{r.n_cells} failed", (r.alpha_scale, bottom), textcoords="offset points",
                             xytext=(0, 6), ha="center", fontsize=7, color="red")
         ax.set_xscale("log")
         ax.set_xlabel("a (alpha = a · randn)")
         ax.set_ylabel("Test accuracy (%)")
         ax.set_title(DATASET_LABEL[dataset], fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
     fig.suptitle(FIG3_TITLE + ", NAS-Bench-201", fontsize=11)
     return fig
+
+
+def fig3_latex(stats: pd.DataFrame, sweep: str) -> str:
+    datasets = [d for d in DATASET_METRIC if d in set(stats["dataset"])]
+    rows = []
+    for a in sorted(stats["alpha_scale"].unique()):
+        row = [f"${a:g}$"]
+        for d in datasets:
+            s = stats[(stats["dataset"] == d) & (stats["alpha_scale"] == a)]
+            row.append(latex_escape(_entry(s.iloc[0])) if len(s) else "--")
+        rows.append(row)
+    return latex_table(caption=f"Fig. 3 data: {FIG3_TITLE}, NAS-Bench-201 ({sweep})", label=f"tab:{sweep}-fig3",
+                       colspec="l" + "l" * len(datasets),
+                       header=["$a$ & " + " & ".join(DATASET_LABEL[d] for d in datasets)], rows=rows,
+                       notes=[FIG3_NOTE, *_flat_lines(stats)])
 
 
 def _applies(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
@@ -129,7 +158,7 @@ def _fig3_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, 
     md = fig3_markdown(stats)
     csv = out_dir / "fig3.csv"
     stats.to_csv(csv, index=False)
-    png = out_dir / "fig3_alpha_scale.png"
-    fig3_figure(stats).savefig(png, dpi=150)
-    files = [write_text(out_dir / "fig3.md", md), csv, png]
+    png = save_figure(fig3_figure(stats), out_dir / "fig3_alpha_scale.png", dpi=150)
+    files = [write_text(out_dir / "fig3.md", md), write_text(out_dir / "fig3.tex", fig3_latex(stats, sweep_name(cells))),
+             csv, png]
     return Fragment(f"## Fig. 3: {FIG3_TITLE}\n\n![Fig. 3](fig3_alpha_scale.png)\n\n{md}", files, console=md)

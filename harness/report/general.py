@@ -10,9 +10,10 @@ import pandas as pd
 
 from harness import store
 from harness.report._base import (
-    _SETTING_COLUMNS, METHOD_NAME, METHODS, PAPER_SEARCH_COST_S, Fragment, ReportOptions, md_escape, method_column,
-    section, short_error, write_text,
+    _SETTING_COLUMNS, METHODS, PAPER_SEARCH_COST_S, Fragment, ReportOptions, display_error, labelled, md_escape,
+    section, setting_sort_key, short_error, sweep_name, write_text,
 )
+from harness.report._latex import latex_escape, latex_table
 
 def mixed_settings(cells: pd.DataFrame) -> dict[str, list[str]]:
     """Settings (alpha_scale, flags, ...) that differ between cells of one (space, variant, mode) group.
@@ -30,38 +31,61 @@ def mixed_settings(cells: pd.DataFrame) -> dict[str, list[str]]:
 
 
 # -- search cost ------------------------------------------------------------------------------------
+COST_COLUMNS = ["space", "method", "datasets", "n", "median_search_s", "mean_search_s", "paper_search_s", "device"]
+
+
 def search_cost(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per (space, variant, mode) over ok cells: n, median and mean search_s, devices, paper cost."""
-    ok = cells[cells["status"] == store.STATUS_OK]
-    ok = ok.assign(_method=method_column(ok))
+    """Per (space, row label) over ok cells: n, median and mean search_s, devices, the paper's cost.
+
+    Rows are labelled by method + proxy + n_samples, plus any setting that differs between cells of
+    the same label (`labelled`); seeds and search datasets are pooled, and each row names its datasets.
+    """
+    ok = labelled(cells[cells["status"] == store.STATUS_OK])
     rows = []
-    for (space, method, variant, mode), g in ok.groupby(["space", "_method", "variant", "mode"], sort=False):
+    for (space, row_label), g in ok.groupby(["space", "row_label"], sort=False):
+        first = g.iloc[0]
         devices = Counter(str(d) for d in g["device"].fillna("unknown"))
+        paper = (PAPER_SEARCH_COST_S.get((space, first["variant"], first["mode"]), math.nan)
+                 if first["_method"] == "freedarts" and not first["setting"] else math.nan)
         rows.append({
-            "space": space,
-            "method": METHOD_NAME.get((variant, mode), f"{variant}/{mode}") if method == "freedarts" else method,
-            "variant": variant, "mode": mode, "n": len(g),
-            "median_search_s": float(g["search_s"].median()), "mean_search_s": float(g["search_s"].mean()),
-            "paper_search_s": (PAPER_SEARCH_COST_S.get((space, variant, mode), math.nan) if method == "freedarts"
-                               else math.nan),
-            "device": ", ".join(f"{d} (×{c})" for d, c in devices.most_common()),
+            "space": space, "method": row_label, "datasets": ", ".join(sorted(g["dataset"].astype(str).unique())),
+            "n": len(g), "median_search_s": float(g["search_s"].median()), "mean_search_s": float(g["search_s"].mean()),
+            "paper_search_s": paper, "device": ", ".join(f"{d} (×{c})" for d, c in devices.most_common()),
+            "_order": (space, first["_method"] != "freedarts", _METHOD_ORDER.get((first["variant"], first["mode"]), 99)
+                       if first["_method"] == "freedarts" else 0, first["label"], setting_sort_key(first["setting"])),
         })
-    order = {(m.variant, m.mode): i for i, m in enumerate(METHODS)}
-    rows.sort(key=lambda r: (r["space"], order.get((r["variant"], r["mode"]), len(order))))
-    return pd.DataFrame(rows, columns=["space", "method", "variant", "mode", "n", "median_search_s",
-                                       "mean_search_s", "paper_search_s", "device"])
+    rows.sort(key=lambda r: r.pop("_order"))
+    return pd.DataFrame(rows, columns=COST_COLUMNS)
+
+
+_METHOD_ORDER = {(m.variant, m.mode): i for i, m in enumerate(METHODS)}
+COST_NOTE = ("search_s = data_s + score_s, the region the authors timed (no model build, no lookup), pooled over "
+             "seeds and the search datasets listed; a row's [setting] is the swept setting that tells it apart "
+             "(settings it implies, e.g. a DARTS preset's channels and layers, are in the sweep's config.yaml); "
+             "paper = the paper's one-GPU search cost (FreeDARTS rows at the paper's settings only).")
+
+
+def _paper_cost(value: float) -> str:
+    return f"{value:.1f}" if not math.isnan(value) else ""
 
 
 def search_cost_markdown(cost: pd.DataFrame) -> str:
-    lines = ["| Space | Method | n ok | median search_s | mean search_s | paper (s) | device |",
-             "|---|---|---:|---:|---:|---:|---|"]
+    lines = ["| Space | Method | search datasets | n ok | median search_s | mean search_s | paper (s) | device |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
     for r in cost.itertuples(index=False):
-        paper = f"{r.paper_search_s:.1f}" if not math.isnan(r.paper_search_s) else ""
-        lines.append(f"| {r.space} | {r.method} | {r.n} | {r.median_search_s:.3f} | {r.mean_search_s:.3f} | "
-                     f"{paper} | {md_escape(r.device)} |")
-    lines += ["", "search_s = data_s + score_s, the region the authors timed (no model build, no lookup); "
-              "paper = the paper's one-GPU search cost."]
+        lines.append(f"| {r.space} | {md_escape(r.method)} | {r.datasets} | {r.n} | {r.median_search_s:.3f} | "
+                     f"{r.mean_search_s:.3f} | {_paper_cost(r.paper_search_s)} | {md_escape(r.device)} |")
+    lines += ["", COST_NOTE]
     return "\n".join(lines) + "\n"
+
+
+def search_cost_latex(cost: pd.DataFrame, sweep: str) -> str:
+    rows = [[latex_escape(str(v)) for v in (r.space, r.method, r.datasets, r.n, f"{r.median_search_s:.3f}",
+                                            f"{r.mean_search_s:.3f}", _paper_cost(r.paper_search_s), r.device)]
+            for r in cost.itertuples(index=False)]
+    return latex_table(caption=f"Search cost per method ({sweep})", label=f"tab:{sweep}-search-cost",
+                       colspec="lllrrrrl", header=["Space & Method & Datasets & $n$ & median s & mean s & paper s & "
+                                                   "device"], rows=rows, notes=[COST_NOTE])
 
 
 def counts_line(cells: pd.DataFrame) -> str:
@@ -84,7 +108,7 @@ def failure_reasons(cells: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for reason, g in failed.assign(reason=failed["error"].map(short_error)).groupby("reason", sort=False):
         rows.append({"reason": reason, "n": len(g), "datasets": ", ".join(sorted(g["dataset"].astype(str).unique())),
-                     "example": " ".join(str(g["error"].iloc[0]).split())})
+                     "example": display_error(g["error"].iloc[0])})
     out = pd.DataFrame(rows, columns=["reason", "n", "datasets", "example"])
     return out.sort_values(["n", "reason"], ascending=[False, True], ignore_index=True)
 
@@ -92,8 +116,11 @@ def failure_reasons(cells: pd.DataFrame) -> pd.DataFrame:
 @section("search_cost", applies=lambda cells, trajectory: bool((cells["status"] == store.STATUS_OK).any()), order=900)
 def _search_cost_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path,
                          options: ReportOptions) -> Fragment:
-    md = search_cost_markdown(search_cost(cells))
-    return Fragment(f"## Search cost\n\n{md}", [write_text(out_dir / "search_cost.md", md)])
+    cost = search_cost(cells)
+    md = search_cost_markdown(cost)
+    files = [write_text(out_dir / "search_cost.md", md),
+             write_text(out_dir / "search_cost.tex", search_cost_latex(cost, sweep_name(cells)))]
+    return Fragment(f"## Search cost\n\n{md}", files)
 
 
 @section("failures", applies=lambda cells, trajectory: bool((cells["status"] == store.STATUS_FAILED).any()), order=950)

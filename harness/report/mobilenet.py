@@ -19,7 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from harness import store
-from harness.report._base import Fragment, ReportOptions, freedarts_only, has_space, md_escape, section, write_text
+from harness.report._base import (
+    Fragment, ReportOptions, display_error, freedarts_only, has_space, md_escape, section, sweep_name, write_text,
+)
+from harness.report._latex import latex_escape, latex_table
 
 SPACE = "mobilenet"
 # Source: FreeDARTS paper Table 7 "Statistic search results on MobileNet space": params (M), top-1 (%),
@@ -94,29 +97,45 @@ def _fmt(v: float, std: float = math.nan) -> str:
     return f"{v:.2f}" + ("" if math.isnan(std) else f"±{std:.2f}")
 
 
+TABLE7_HEAD = ["Method", "Params (M)", "FLOPs (M)", "Top-1 (%)", "Search cost (median)", "seeds ok", "MBE6-K7 blocks"]
+TABLE7_NOTE = ("No MobileNet-space benchmark exists: top-1 needs ImageNet retraining (240 epochs in the paper), "
+               "which this harness does not do. Params and FLOPs (multiply-adds, one 224x224 image) are of the found "
+               "network with a 1000-class head, by building it; ± = sample std over seeds. MBE6-K7 blocks = how many of "
+               "the 21 blocks chose the most parameter-intensive option (min–max over seeds); Zero-Cost-PT picks it in "
+               "18 of 21 (paper §4.5).")
+
+
+def table7_rows(cells: pd.DataFrame, refs: dict[str, tuple[float, float]] | None) -> list[list[str]]:
+    """The table as plain-text cells: our rows, the paper's, the reference networks."""
+    rows = []
+    for r in table7_stats(cells).itertuples(index=False):
+        wm = "" if r.width_mult == 1.0 else f" (width ×{r.width_mult})"
+        cost = f"{r.median_search_s:.1f}s" if not math.isnan(r.median_search_s) else "failed"
+        rows.append([f"ours: {r.method}{wm}", _fmt(r.params_m, r.params_std), _fmt(r.flops_m), "not measured", cost,
+                     f"{r.n_ok}/{r.n_cells}", r.mbe6k7_blocks])
+    rows += [[f"paper: {name}", str(params), "", str(top1), cost, "", ""] for name, params, top1, cost in PAPER_TABLE7]
+    if refs:
+        rows += [[f"reference: {name}", f"{params:.2f}", _fmt(flops), "", "", "", ""] for name, (params, flops) in refs.items()]
+    return rows
+
+
 def table7_markdown(cells: pd.DataFrame, refs: dict[str, tuple[float, float]] | None) -> str:
     stats = table7_stats(cells)
     lines = ["**Table 7: MobileNet space (ImageNet, 224x224): found networks**", "",
-             "| Method | Params (M) | FLOPs (M) | Top-1 (%) | Search cost (median) | seeds ok | MBE6-K7 blocks |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in stats.itertuples(index=False):
-        wm = "" if r.width_mult == 1.0 else f" (width ×{r.width_mult})"
-        cost = f"{r.median_search_s:.1f}s" if not math.isnan(r.median_search_s) else "failed"
-        lines.append(f"| ours: {r.method}{wm} | {_fmt(r.params_m, r.params_std)} | {_fmt(r.flops_m)} | not measured | "
-                     f"{cost} | {r.n_ok}/{r.n_cells} | {r.mbe6k7_blocks} |")
-    for name, params, top1, cost in PAPER_TABLE7:
-        lines.append(f"| paper: {name} | {params} | | {top1} | {cost} | | |")
-    if refs:
-        for name, (params, flops) in refs.items():
-            lines.append(f"| reference: {name} | {params:.2f} | {_fmt(flops)} | | | | |")
-    lines += ["", "No MobileNet-space benchmark exists: top-1 needs ImageNet retraining (240 epochs in the paper), "
-              "which this harness does not do. Params and FLOPs (multiply-adds, one 224x224 image) are of the found "
-              "network with a 1000-class head, by building it. MBE6-K7 blocks = how many of the 21 blocks chose the "
-              "most parameter-intensive option (min–max over seeds); Zero-Cost-PT picks it in 18 of 21 (paper §4.5)."]
-    failed = stats[stats["n_ok"] == 0]
+             "| " + " | ".join(TABLE7_HEAD) + " |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table7_rows(cells, refs)]
+    lines += ["", TABLE7_NOTE]
+    failed = stats[stats["n_ok"] == 0] if len(stats) else stats
     for r in failed.itertuples(index=False):
-        lines.append(f"\n{r.method}: all {r.n_cells} cells failed: {md_escape(' '.join(r.error.split())[:300])}")
+        lines.append(f"\n{r.method}: all {r.n_cells} cells failed: {md_escape(display_error(r.error)[:300])}")
     return "\n".join(lines) + "\n"
+
+
+def table7_latex(cells: pd.DataFrame, refs: dict[str, tuple[float, float]] | None, sweep: str) -> str:
+    return latex_table(caption="Table 7: MobileNet space (ImageNet, 224x224), found networks",
+                       label=f"tab:{sweep}-table7", colspec="lrrrrrr",
+                       header=[" & ".join(latex_escape(h) for h in TABLE7_HEAD)],
+                       rows=[[latex_escape(c) for c in row] for row in table7_rows(cells, refs)], notes=[TABLE7_NOTE])
 
 
 def bias_markdown(cells: pd.DataFrame, refs: dict[str, tuple[float, float]] | None) -> str:
@@ -144,6 +163,7 @@ def _table7_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path
     refs = reference_sizes(1.0 if 1.0 in widths else min(widths))
     md = table7_markdown(cells, refs)
     bias = bias_markdown(cells, refs)
-    files = [write_text(out_dir / "table7.md", md + "\n" + bias)]
+    files = [write_text(out_dir / "table7.md", md + "\n" + bias),
+             write_text(out_dir / "table7.tex", table7_latex(cells, refs, sweep_name(cells)))]
     console = md + "\n" + "\n".join(f"{name}: {p:.3f} M parameters" for name, (p, _) in refs.items()) + "\n"
     return Fragment(f"## Table 7 (MobileNet space)\n\n{md}\n### Found architectures\n\n{bias}", files, console=console)

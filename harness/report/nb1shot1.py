@@ -19,8 +19,10 @@ import pandas as pd
 
 from harness import store
 from harness.report._base import (
-    METHOD_NAME, NO_DATA, Fragment, ReportOptions, freedarts_only, has_space, md_escape, section, write_text,
+    METHOD_NAME, NO_DATA, Fragment, ReportOptions, freedarts_only, has_space, md_escape, section, sweep_name,
+    write_text,
 )
+from harness.report._latex import latex_escape, latex_table
 
 SPACE = "nasbench1shot1"
 # Source: FreeDARTS paper, Table 4 "Search results of CIFAR-10 on NAS-Bench-1shot1": error (%)
@@ -102,25 +104,43 @@ def _val(v: float) -> str:
     return NO_DATA if math.isnan(v) else f"{v:.2f}"
 
 
+TABLE4_HEAD = ["Method", "Avg valid", "Avg test", "Best valid", "Best test", "Search cost (median)", "seeds ok",
+               "looked up", "not in table"]
+
+
+def table4_rows(cells: pd.DataFrame) -> list[list[str]]:
+    """The table as plain-text cells: our rows, then the paper's."""
+    rows = [[f"ours: {r.method}", _avg(r.avg_valid, r.std_valid, r.n_valid), _avg(r.avg_test, r.std_test, r.n_test),
+             _val(r.best_valid), _val(r.best_test), f"{r.median_search_s:.2f}s", f"{r.n_ok}/{r.n_cells}",
+             str(r.n_looked_up), str(r.n_not_in_table)] for r in table4_stats(cells).itertuples(index=False)]
+    rows += [[f"paper: {name}", av or "", at or "", "" if bv is None else str(bv), "" if bt is None else str(bt), cost,
+              "", "", ""] for name, av, at, bv, bt, cost in PAPER_TABLE4]
+    return rows
+
+
+def table4_notes(cells: pd.DataFrame) -> list[str]:
+    return [f"NB101 table used by the lookups: {coverage_statement(cells)}.",
+            "Average = mean ± sample std over seeds of each architecture's error averaged over the NB101 repeats "
+            "the table holds; Best = lowest single-repeat error over the seeds (spec §5.2); n = seeds with a value. "
+            f"{NO_DATA} = no found architecture had that value in the table (a partial table has test accuracy "
+            "for few cells and one validation run for the rest). Paper search costs are on one GPU; ours on the "
+            "device in the search-cost section."]
+
+
 def table4_markdown(cells: pd.DataFrame) -> str:
-    stats = table4_stats(cells)
     lines = ["**Table 4: NAS-Bench-1Shot1 search space 3, CIFAR-10 error (%) from NAS-Bench-101 at 108 epochs**", "",
-             "| Method | Avg valid | Avg test | Best valid | Best test | Search cost (median) | seeds ok | looked up | not in table |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in stats.itertuples(index=False):
-        lines.append(f"| ours: {r.method} | {_avg(r.avg_valid, r.std_valid, r.n_valid)} | "
-                     f"{_avg(r.avg_test, r.std_test, r.n_test)} | {_val(r.best_valid)} | {_val(r.best_test)} | "
-                     f"{r.median_search_s:.2f}s | {r.n_ok}/{r.n_cells} | {r.n_looked_up} | {r.n_not_in_table} |")
-    for name, av, at, bv, bt, cost in PAPER_TABLE4:
-        lines.append(f"| paper: {name} | {av or ''} | {at or ''} | {'' if bv is None else bv} | "
-                     f"{'' if bt is None else bt} | {cost} | | | |")
-    lines += ["", f"NB101 table used by the lookups: {coverage_statement(cells)}.",
-              "Average = mean ± sample std over seeds of each architecture's error averaged over the NB101 repeats "
-              "the table holds; Best = lowest single-repeat error over the seeds (spec §5.2); n = seeds with a value. "
-              f"{NO_DATA} = no found architecture had that value in the table (a partial table has test accuracy "
-              "for few cells and one validation run for the rest). Paper search costs are on one GPU; ours on the "
-              "device in the search-cost section."]
+             "| " + " | ".join(TABLE4_HEAD) + " |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in table4_rows(cells):
+        lines.append("| " + " | ".join(row[:1] + [c for c in row[1:]]) + " |")
+    lines += ["", *table4_notes(cells)]
     return "\n".join(lines) + "\n"
+
+
+def table4_latex(cells: pd.DataFrame, sweep: str) -> str:
+    return latex_table(caption="Table 4: NAS-Bench-1Shot1 search space 3, CIFAR-10 error (%) from NAS-Bench-101 "
+                               "at 108 epochs", label=f"tab:{sweep}-table4", colspec="lrrrrrrrr",
+                       header=[" & ".join(latex_escape(h) for h in TABLE4_HEAD)],
+                       rows=[[latex_escape(c) for c in row] for row in table4_rows(cells)], notes=table4_notes(cells))
 
 
 def architectures_markdown(cells: pd.DataFrame) -> str:
@@ -141,7 +161,8 @@ def architectures_markdown(cells: pd.DataFrame) -> str:
 def _table4_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
     md = table4_markdown(cells)
     archs = architectures_markdown(cells)
-    files = [write_text(out_dir / "table4.md", md + "\n" + archs)]
+    files = [write_text(out_dir / "table4.md", md + "\n" + archs),
+             write_text(out_dir / "table4.tex", table4_latex(cells, sweep_name(cells)))]
     body = (f"## Table 4 (NAS-Bench-1Shot1)\n\n{md}\n### Found architectures\n\n{archs}\n"
             "params = trainable parameters of the NB101 network of the cell (built here; equals NB101's "
             "`trainable_parameters`).\n")

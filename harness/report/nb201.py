@@ -20,10 +20,10 @@ import pandas as pd
 from harness import store
 from harness.report._base import (
     METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, freedarts_only, has_space,
-    latex_escape,
-    md_escape, section, short_error, write_text,
+    labelled, latex_escape, md_escape, section, setting_sort_key, short_error, sweep_name, write_text,
 )
-from harness.report.general import mixed_settings
+from harness.report._figures import new_figure, save_figure
+from harness.report._latex import latex_table
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ PAPER_OPTIMAL = (94.37, 73.51, 47.31)
 
 
 # -- Table 3 ----------------------------------------------------------------------------------------
+TABLE3_NOTE = ("ours = mean ± sample std (ddof=1) over the ok cells (n seeds); paper = the paper's Table 3; "
+               f"Δ = ours − paper; {NO_DATA} = every cell failed or has no lookup; {NOT_RUN} = not run.")
+
 @dataclass(frozen=True)
 class Entry:
     """One table cell: the statistics of a (method, dataset column) group of cells.
@@ -178,8 +181,7 @@ def table3_markdown(entries: list[Entry], columns_from: str = "own") -> str:
         optimal += ["", f"{value:.2f}", ""]
     lines.append("| " + " | ".join(optimal) + " |")
     out = [f"**{table3_title(columns_from)}**", "", *lines, ""]
-    out.append("ours = mean ± sample std (ddof=1) over the ok cells (n seeds); paper = the paper's Table 3; "
-               f"Δ = ours − paper; {NO_DATA} = every cell failed or has no lookup; {NOT_RUN} = not run.")
+    out.append(TABLE3_NOTE)
     if notes:
         out.append("")
         by_key = {(e.method.name, e.dataset): e for e in entries}
@@ -187,17 +189,14 @@ def table3_markdown(entries: list[Entry], columns_from: str = "own") -> str:
     return "\n".join(out) + "\n"
 
 
-def table3_latex(entries: list[Entry], columns_from: str = "own") -> str:
-    """A booktabs `tabular` (requires \\usepackage{booktabs}); footnotes as rows under the table."""
+def table3_latex(entries: list[Entry], columns_from: str = "own", *, setting: str = "", label: str = "tab:table3") -> str:
+    """A booktabs table with caption and label (requires \\usepackage{booktabs}); footnotes under it."""
     notes = _footnotes(entries)
-    ncol = 1 + 3 * len(TABLE_DATASETS)
-    lines = [f"% {latex_escape(table3_title(columns_from))}",
-             r"\begin{tabular}{l" + "rrr" * len(TABLE_DATASETS) + "}", r"\toprule"]
-    lines.append(" & " + " & ".join(rf"\multicolumn{{3}}{{c}}{{{latex_escape(_column_label(d, columns_from))}}}"
-                                    for d in TABLE_DATASETS) + r" \\")
-    lines.append(" ".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(TABLE_DATASETS))))
-    lines.append("Method & " + " & ".join(["Ours & Paper & $\\Delta$"] * len(TABLE_DATASETS)) + r" \\")
-    lines.append(r"\midrule")
+    header = [" & " + " & ".join(rf"\multicolumn{{3}}{{c}}{{{latex_escape(_column_label(d, columns_from))}}}"
+                                 for d in TABLE_DATASETS),
+              " ".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(TABLE_DATASETS))),
+              "Method & " + " & ".join(["Ours & Paper & $\\Delta$"] * len(TABLE_DATASETS))]
+    rows: list = []
     for method in METHODS:
         row = [latex_escape(method.name)]
         for e in (x for x in entries if x.method == method):
@@ -211,97 +210,125 @@ def table3_latex(entries: list[Entry], columns_from: str = "own") -> str:
             p_mean, p_std = e.paper
             row += [ours + mark, rf"${p_mean:.2f} \pm {p_std:.2f}$",
                     f"${fmt_diff(e.diff)}$" if e.n else "--"]
-        lines.append(" & ".join(row) + r" \\")
-    lines.append(r"\midrule")
-    lines.append("Optimal & " + " & ".join(f" & {v:.2f} & " for v in PAPER_OPTIMAL) + r" \\")
-    lines.append(r"\bottomrule")
+        rows.append(row)
+    rows += [r"\midrule", ["Optimal"] + [x for v in PAPER_OPTIMAL for x in ("", f"{v:.2f}", "")]]
     by_key = {(e.method.name, e.dataset): e for e in entries}
-    for k, i in notes.items():
-        text = latex_escape(_footnote_text(by_key[k]))
-        lines.append(rf"\multicolumn{{{ncol}}}{{l}}{{\footnotesize\textsuperscript{{{i}}} {text}}} \\")
-    lines.append(r"\end{tabular}")
-    return "\n".join(lines) + "\n"
+    footnotes = [TABLE3_NOTE] + [f"{i}. {_footnote_text(by_key[k])}" for k, i in notes.items()]
+    caption = table3_title(columns_from) + (f" ({setting})" if setting else "")
+    return latex_table(caption=caption, label=label, colspec="l" + "rrr" * len(TABLE_DATASETS), header=header,
+                       rows=rows, notes=footnotes)
+
+
+def table3_groups(cells: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The NB201 FreeDARTS cells split by the settings that vary within a method (e.g. alpha_scale on
+    results/fig3): [(setting text, cells)], one Table 3 each; [("", cells)] when nothing varies."""
+    nb = freedarts_only(cells[cells["space"] == "nasbench201"])
+    if nb.empty:
+        return [("", nb)]
+    nb = labelled(nb)
+    groups = [(setting, g) for setting, g in nb.groupby("setting", sort=False)]
+    return sorted(groups, key=lambda sg: setting_sort_key(sg[0]))
 
 
 # -- Fig. 2 -----------------------------------------------------------------------------------------
 VARIANT_ORDER = ("D", "labels", "random_labels")
 FIG2_TITLE = "Track of test accuracy during the pruning"
+ACC_RANGE = (0.0, 100.0)
 
 
-def trajectory_stats(trajectory: pd.DataFrame) -> pd.DataFrame:
-    """Mean / std (ddof=1) / n over cells of each subplot's metric, per (dataset, variant, step).
+def trajectory_stats(trajectory: pd.DataFrame, settings: dict[str, str] | None = None) -> pd.DataFrame:
+    """Mean / std (ddof=1) / n over cells of each subplot's metric, per (dataset, variant, setting, step).
 
-    Uses iterative rows only; a search dataset appears only if its own metric has values.
+    Uses iterative rows only; a search dataset appears only if its own metric has values. `settings`
+    maps cell_id -> setting text (`labelled`), so cells with different settings get their own line.
     """
     it = trajectory[trajectory["mode"] == "iterative"]
+    settings = settings or {}
+    it = it.assign(setting=pd.Series([settings.get(c, "") for c in it["cell_id"]], index=it.index, dtype=object))
     parts = []
     for dataset, metric in DATASET_METRIC.items():
         rows = it[(it["dataset"] == dataset) & it[metric].notna()]
         if rows.empty:
             continue
-        g = rows.groupby(["variant", "step"])[metric].agg(["mean", "std", "count"]).reset_index()
+        g = rows.groupby(["variant", "setting", "step"])[metric].agg(["mean", "std", "count"]).reset_index()
         parts.append(g.assign(dataset=dataset))
+    cols = ["dataset", "variant", "setting", "step", "mean", "std", "count"]
     if not parts:
-        return pd.DataFrame(columns=["dataset", "variant", "step", "mean", "std", "count"])
-    return pd.concat(parts, ignore_index=True)[["dataset", "variant", "step", "mean", "std", "count"]]
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
 
 
 def fig2_figure(stats: pd.DataFrame):
-    """One subplot per search dataset, a line per variant (D first), mean ± std band over seeds."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+    """One subplot per search dataset, a line per (variant, setting), mean and a ±std band clipped to [0, 100]."""
     datasets = [d for d in TABLE_DATASETS if d in set(stats["dataset"])]
-    fig = Figure(figsize=(max(6.0, 4.2 * len(datasets)), 3.8), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, len(datasets), squeeze=False)[0]
+    fig, axes = new_figure(len(datasets), 4.6, 4.2)
     variants = [v for v in VARIANT_ORDER if v in set(stats["variant"])]
     variants += sorted(set(stats["variant"]) - set(variants))
+    lines = [(v, s) for v in variants for s in sorted(set(stats.loc[stats["variant"] == v, "setting"]),
+                                                     key=setting_sort_key)]
     for ax, dataset in zip(axes, datasets):
-        for variant in variants:
-            s = stats[(stats["dataset"] == dataset) & (stats["variant"] == variant)].sort_values("step")
+        for i, (variant, setting) in enumerate(lines):
+            s = stats[(stats["dataset"] == dataset) & (stats["variant"] == variant)
+                      & (stats["setting"] == setting)].sort_values("step")
             if s.empty:
                 continue
-            n = int(s["count"].max())
-            label = f"{METHOD_NAME.get((variant, 'iterative'), variant)} (n={n})"
-            line, = ax.plot(s["step"], s["mean"], marker="o", markersize=3, label=label)
+            name = METHOD_NAME.get((variant, "iterative"), variant) + (f" [{setting}]" if setting else "")
+            line, = ax.plot(s["step"], s["mean"], marker="o", markersize=2.5, color=f"C{i % 10}",
+                            label=f"{name} (n={int(s['count'].max())})")
             std = s["std"].fillna(0.0)
-            ax.fill_between(s["step"], s["mean"] - std, s["mean"] + std, color=line.get_color(), alpha=0.2)
+            low, high = (s["mean"] - std).clip(*ACC_RANGE), (s["mean"] + std).clip(*ACC_RANGE)
+            ax.fill_between(s["step"], low, high, color=line.get_color(), alpha=0.15 if len(lines) > 2 else 0.25)
         ax.set_title(f"searched and evaluated on {DATASET_LABEL[dataset]}", fontsize=10)
         ax.set_xlabel("Pruning step")
         ax.set_ylabel("Test accuracy (%)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize="small")
     fig.suptitle(FIG2_TITLE + " (FreeDARTS, NAS-Bench-201)", fontsize=11)
     return fig
 
 
 @section("table3", applies=has_space("nasbench201"), order=100)
 def _table3_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
-    entries = table3_stats(cells, options.columns_from)
-    md = table3_markdown(entries, options.columns_from)
-    mixed = mixed_settings(freedarts_only(cells[cells["space"] == "nasbench201"]))
-    if mixed:
-        what = "; ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in mixed.items())
-        md += f"\nNote: cells of one method differ in {what}; the table pools them.\n"
-        log.warning("Table 3 pools cells with different settings: %s", what)
-    files = [write_text(out_dir / "table3.md", md),
-             write_text(out_dir / "table3.tex", table3_latex(entries, options.columns_from))]
+    groups = table3_groups(cells)
+    mds, texs = [], []
+    for i, (setting, group) in enumerate(groups):
+        entries = table3_stats(group, options.columns_from)
+        md = table3_markdown(entries, options.columns_from)
+        if setting:
+            md = f"### {setting}\n\n" + md
+            log.info("Table 3 for the cells with %s", setting)
+        mds.append(md)
+        label = f"tab:{sweep_name(cells)}-table3" + ("" if len(groups) == 1 else f"-{i + 1}")
+        texs.append(table3_latex(entries, options.columns_from, setting=setting, label=label))
+    md = "\n".join(mds)
+    if len(groups) > 1:
+        axes = sorted({part.split("=")[0] for s, _ in groups for part in s.split(", ") if s})
+        md = (f"One Table 3 per value of {', '.join(axes)} (the cells of one method differ in it; nothing is "
+              "pooled across it).\n\n" + md)
+    files = [write_text(out_dir / "table3.md", md), write_text(out_dir / "table3.tex", "\n".join(texs))]
     return Fragment(f"## Table 3\n\n{md}\nLaTeX: [table3.tex](table3.tex)\n", files, console=md)
 
 
 @section("fig2", applies=has_space("nasbench201"), order=110)
 def _fig2_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
-    _, trajectory = freedarts_only(cells, trajectory)  # baselines' trajectories are samples, not pruning
-    stats = trajectory_stats(trajectory[trajectory["space"] == "nasbench201"])
+    nb = cells[cells["space"] == "nasbench201"]
+    nb, trajectory = freedarts_only(nb, trajectory)  # baselines' trajectories are samples, not pruning
+    settings = dict(zip(nb["cell_id"], labelled(nb)["setting"])) if len(nb) else {}
+    stats = trajectory_stats(trajectory, settings)
     if stats.empty:
         log.warning("Fig. 2 skipped: no iterative trajectory rows with looked-up metrics in this sweep")
         return Fragment("## Fig. 2\n\nSkipped: no iterative trajectory with looked-up metrics in this sweep.\n")
-    path = out_dir / "fig2_trajectory.png"
-    fig2_figure(stats).savefig(path, dpi=150)
+    path = save_figure(fig2_figure(stats), out_dir / "fig2_trajectory.png", dpi=150)
+    split = sorted({s for s in stats["setting"] if s}, key=setting_sort_key)
     md = (f"## Fig. 2: {FIG2_TITLE}\n\n![{FIG2_TITLE}](fig2_trajectory.png)\n\n"
           "Test accuracy of the argmax-alpha architecture after each pruning step of iterative FreeDARTS "
-          "(step 0 = unpruned supernet), mean ± std over seeds; each subplot uses its search dataset's metric.\n")
+          "(step 0 = unpruned supernet): mean over seeds, band = mean ± std clipped to [0, 100] %; each subplot "
+          "uses its search dataset's metric."
+          + (f" One line per setting ({'; '.join(split)})." if split else "") + "\n")
     return Fragment(md, [path])
-
-

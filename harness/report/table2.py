@@ -1,19 +1,20 @@
 """NAS-Bench-201 Table 2: FreeDARTS beside the train-free baselines, ours next to the paper's rows.
 
-    python -m harness.report results/table2     # -> results/table2/report/table2.md, table2.csv
+    python -m harness.report results/table2     # -> results/table2/report/table2.md, table2.tex, table2.csv
 
 Rows, in the paper's order: the literature rows the paper quotes and that the harness does not
 run (SETN, GDAS, DARTS, PC-DARTS, SNAS, NASWOT, TE-NAS, NASI, GradSign, KNAS, optimal) appear
-once, marked "quoted" (the paper's numbers, never ours). The four methods the harness runs
-(`method` column: random, zero_cost, zero_cost_pt, freedarts = iterative FreeDARTS-D) appear twice:
-the paper's row and ours, measured from the Parquet cells.
+once, marked "quoted" (the paper's numbers, never ours). Each method the harness runs (`method`
+column: random, zero_cost, zero_cost_pt, freedarts = iterative FreeDARTS-D) has the paper's row
+followed by one "ours" row per (proxy, n_samples) it ran with -- e.g. "Zero-Cost NAS (snip, N=30)"
+and "Zero-Cost NAS (grad_norm, N=30)" are two rows, never pooled -- and methods the paper does not
+have (most_params) come after the paper's rows.
 
-Our entry (method, dataset column d) pools the ok cells of that method searched on d (as Table 3)
-and reports d's test accuracy: mean ± std (ddof=1) over seeds, with n. A column whose cells all
-failed says "no data"; one without cells "—". Search cost = the median `search_s` of the
-method's ok cells over all datasets (this machine's device; the paper's is one GPU) -- for the
-baselines it includes building and scoring every sampled network. The run settings that differ
-from the paper's (zero_cost N, Zero-Cost-PT pool size) are listed under the table.
+Our entry (row, dataset column d) pools the ok cells of that row searched on d (as Table 3) and
+reports d's test accuracy: mean ± std (ddof=1) over seeds, with n. A column whose cells all
+failed says "no data"; one without cells "—". Search cost = the median `search_s` of the row's
+ok cells over all datasets (this machine's device; the paper's is one GPU) -- for the baselines
+it includes building and scoring every sampled network. What ran is listed under the table.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ import pandas as pd
 
 from harness import store
 from harness.report._base import (
-    NO_DATA, NOT_RUN, Fragment, ReportOptions, md_escape, method_column, section, write_text,
+    NO_DATA, NOT_RUN, Fragment, ReportOptions, labelled, latex_escape, md_escape, method_column, section, sweep_name,
+    write_text,
 )
+from harness.report._latex import latex_table
 
 DATASET_METRIC = {"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
                   "imagenet16-120": "imagenet16_test_acc"}
 DATASET_LABEL = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
-BASELINES = ("random", "zero_cost", "zero_cost_pt")
 
 # Source: FreeDARTS paper (shared/paper/freedarts-paper.txt), Table 2 "Comparisons with NAS
 # baselines on NAS-Bench-201": (name, harness method or None, ((mean, std) x 3 datasets), cost).
@@ -57,11 +59,14 @@ PAPER_TABLE2: tuple[tuple[str, str | None, tuple, str | None], ...] = (
 )
 
 
+HARNESS_ONLY = {"most_params": "Most parameters (not in the paper)"}
+
+
 @dataclass(frozen=True)
 class Ours:
-    """Our statistics of one (method, dataset column): ok values, cells, failures."""
+    """Our statistics of one (row, dataset column): ok values, cells, failures."""
 
-    method: str
+    row: str
     dataset: str
     n: int = 0
     mean: float = math.nan
@@ -79,52 +84,40 @@ class Ours:
 
 
 def table2_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    """The NB201 cells Table 2 uses, with a `_method` column: baselines, and FreeDARTS as iterative -D."""
-    nb = cells[cells["space"] == "nasbench201"]
-    nb = nb.assign(_method=method_column(nb))
-    keep = nb["_method"].isin(BASELINES) | ((nb["_method"] == "freedarts") & (nb["variant"] == "D")
-                                            & (nb["mode"] == "iterative"))
-    return nb[keep]
+    """The NB201 cells Table 2 uses, `labelled`: every baseline, and FreeDARTS as iterative -D (the paper's row).
 
-
-def variants(cells: pd.DataFrame, method: str) -> list:
-    """The distinct `n_samples` a baseline ran with (one "ours" row each); [None] for the others."""
-    t = table2_cells(cells)
-    if method not in ("zero_cost", "zero_cost_pt"):
-        return [None]
-    values = sorted(int(v) for v in t.loc[t["_method"] == method, "n_samples"].dropna().unique())
-    return values or [None]
-
-
-def _group(t: pd.DataFrame, method: str, n_samples) -> pd.DataFrame:
-    g = t[t["_method"] == method]
-    return g if n_samples is None else g[g["n_samples"] == n_samples]
-
-
-def table2_stats(cells: pd.DataFrame) -> dict[tuple[str, int | None, str], Ours]:
-    """(method, n_samples, dataset) -> our statistics, for the four methods the harness runs.
-
-    n_samples is None for freedarts and random; zero_cost (and zero_cost_pt) get one entry per N run.
+    Rows are the cells' `row_label`: method + proxy + n_samples (+ any setting that differs within one).
     """
+    nb = cells[cells["space"] == "nasbench201"]
+    method = method_column(nb)
+    keep = (method != "freedarts") | ((nb["variant"] == "D") & (nb["mode"] == "iterative"))
+    return labelled(nb[keep])
+
+
+def rows_of(t: pd.DataFrame, method: str) -> list[str]:
+    """The row labels of one method, sorted (zero_cost (synflow, N=100) before N=1000)."""
+    labels = t.loc[t["_method"] == method, ["row_label", "n_samples"]].drop_duplicates("row_label")
+    labels = labels.assign(_n=labels["n_samples"].fillna(0)).sort_values(["_n", "row_label"])
+    return list(labels["row_label"])
+
+
+def table2_stats(cells: pd.DataFrame) -> dict[tuple[str, str], Ours]:
+    """(row label, dataset) -> our statistics, for every row the harness ran (see `table2_cells`)."""
     t = table2_cells(cells)
     out = {}
-    for method in ("freedarts", *BASELINES):
-        for n in variants(cells, method):
-            for dataset, metric in DATASET_METRIC.items():
-                group = _group(t, method, n)
-                group = group[group["dataset"] == dataset]
-                values = group.loc[group["status"] == store.STATUS_OK, metric].dropna().astype(float)
-                out[(method, n, dataset)] = Ours(method, dataset, len(values),
-                                                 float(values.mean()) if len(values) else math.nan,
-                                                 float(values.std(ddof=1)) if len(values) > 1 else math.nan,
-                                                 len(group), int((group["status"] != store.STATUS_OK).sum()))
+    for row in t["row_label"].unique():
+        group_all = t[t["row_label"] == row]
+        for dataset, metric in DATASET_METRIC.items():
+            group = group_all[group_all["dataset"] == dataset]
+            values = group.loc[group["status"] == store.STATUS_OK, metric].dropna().astype(float)
+            out[(row, dataset)] = Ours(row, dataset, len(values), float(values.mean()) if len(values) else math.nan,
+                                       float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                                       len(group), int((group["status"] != store.STATUS_OK).sum()))
     return out
 
 
-def search_cost_s(cells: pd.DataFrame, method: str, n_samples=None) -> float:
-    t = table2_cells(cells)
-    ok = _group(t, method, n_samples)
-    ok = ok[ok["status"] == store.STATUS_OK]
+def search_cost_s(t: pd.DataFrame, row: str) -> float:
+    ok = t[(t["row_label"] == row) & (t["status"] == store.STATUS_OK)]
     return float(ok["search_s"].median()) if len(ok) else math.nan
 
 
@@ -134,47 +127,57 @@ def _paper_text(value: tuple) -> str:
 
 
 def run_settings(cells: pd.DataFrame) -> list[str]:
-    """One line per method: what was run (n_samples, proxy, seeds, device)."""
+    """One line per row label: what was run (cells, seeds, device)."""
     t = table2_cells(cells)
     lines = []
-    for method in ("freedarts", *BASELINES):
-        g = t[t["_method"] == method]
-        if g.empty:
-            continue
-        parts = [f"{len(g)} cells ({int((g['status'] == store.STATUS_OK).sum())} ok)",
-                 f"seeds {int(g['seed'].min())}-{int(g['seed'].max())}"]
-        if g["proxy"].notna().any():
-            parts.append("proxy " + ", ".join(sorted(g["proxy"].dropna().astype(str).unique())))
-        if method in ("zero_cost", "zero_cost_pt") and g["n_samples"].notna().any():
-            label = "N (sampled cells)" if method == "zero_cost" else "pool size"
-            parts.append(f"{label} " + ", ".join(str(int(v)) for v in sorted(g["n_samples"].dropna().unique())))
-        parts.append("device " + ", ".join(sorted(g["device"].dropna().astype(str).unique())))
-        lines.append(f"- `{method}`: " + "; ".join(parts))
+    for row, g in t.groupby("row_label", sort=True):
+        lines.append(f"- `{row}`: {len(g)} cells ({int((g['status'] == store.STATUS_OK).sum())} ok); seeds "
+                     f"{int(g['seed'].min())}-{int(g['seed'].max())}; datasets "
+                     f"{', '.join(sorted(g['dataset'].astype(str).unique()))}; device "
+                     f"{', '.join(sorted(g['device'].dropna().astype(str).unique()))}")
     return lines
+
+
+def _ours_name(paper_name: str, t: pd.DataFrame, row: str) -> str:
+    """'Zero-Cost NAS (synflow, N=1000)' from the paper's name and the row label's settings."""
+    g = t[t["row_label"] == row].iloc[0]
+    method = g["_method"]
+    detail = g["label"][len(method):] if g["label"].startswith(method) else ""
+    return paper_name + detail + (f" [{g['setting']}]" if g["setting"] else "")
 
 
 def table2_frame(cells: pd.DataFrame) -> pd.DataFrame:
     """The table as rows: name, source (quoted / paper / ours), three dataset texts, search cost."""
+    t = table2_cells(cells)
     stats = table2_stats(cells)
     rows = []
+
+    def ours(name: str, row: str) -> dict:
+        s = search_cost_s(t, row)
+        return {"method": name, "source": "ours", **{DATASET_LABEL[d]: stats[(row, d)].text() for d in DATASET_METRIC},
+                "search_cost": f"{s:.3g}s" if not math.isnan(s) else "-"}
+
     for name, method, values, cost in PAPER_TABLE2:
         source = "quoted" if method is None else "paper"
         rows.append({"method": name, "source": source, **{DATASET_LABEL[d]: _paper_text(v)
                                                            for d, v in zip(DATASET_METRIC, values)},
                      "search_cost": cost or "-"})
-        if method is None:
-            continue
-        for n in variants(cells, method):
-            s = search_cost_s(cells, method, n)
-            label = name if n is None or method != "zero_cost" else f"{name} (N={n})"
-            rows.append({"method": label, "source": "ours", **{DATASET_LABEL[d]: stats[(method, n, d)].text()
-                                                               for d in DATASET_METRIC},
-                         "search_cost": f"{s:.3g}s" if not math.isnan(s) else "-"})
-    return pd.DataFrame(rows)
+        if method is not None:
+            rows += [ours(_ours_name(name, t, row), row) for row in rows_of(t, method)]
+    in_paper = {m for _, m, _, _ in PAPER_TABLE2 if m}
+    for method in sorted(set(t["_method"]) - in_paper):
+        rows += [ours(_ours_name(HARNESS_ONLY.get(method, method), t, row), row) for row in rows_of(t, method)]
+    return pd.DataFrame(rows, columns=["method", "source", *DATASET_LABEL.values(), "search_cost"])
 
 
-def table2_markdown(cells: pd.DataFrame) -> str:
-    frame = table2_frame(cells)
+TABLE2_NOTE = ("quoted = the paper's number for a method the harness does not run; paper = the paper's number for a "
+               "method run here; ours = measured here (test accuracy %, mean ± sample std over seeds, each column "
+               "searched on that dataset's setting; rows by method, proxy and N). Our search cost = median search_s "
+               "per cell on this machine (paper: one GPU).")
+
+
+def table2_markdown(cells: pd.DataFrame, frame: pd.DataFrame | None = None) -> str:
+    frame = table2_frame(cells) if frame is None else frame
     cols = list(frame.columns)
     lines = ["| Method | Source | CIFAR-10 | CIFAR-100 | ImageNet16-120 | Search cost |",
              "|---|---|---|---|---|---|"]
@@ -183,22 +186,34 @@ def table2_markdown(cells: pd.DataFrame) -> str:
         if r["source"] == "ours":
             cells_ = [f"**{c}**" if i in (0, 1) else c for i, c in enumerate(cells_)]
         lines.append("| " + " | ".join(cells_) + " |")
-    lines += ["", "quoted = the paper's number for a method the harness does not run; paper = the paper's "
-              "number for a method run here; **ours** = measured here (test accuracy %, mean ± std over seeds, "
-              "each column searched on that dataset's setting). Our search cost = median search_s per cell on "
-              "this machine (paper: one GPU).", "", "What ran:", *run_settings(cells)]
+    lines += ["", TABLE2_NOTE.replace("ours = ", "**ours** = "), "", "What ran:", *run_settings(cells)]
     return "\n".join(lines) + "\n"
+
+
+def table2_latex(cells: pd.DataFrame, frame: pd.DataFrame | None = None) -> str:
+    frame = table2_frame(cells) if frame is None else frame
+    rows: list = []
+    for _, r in frame.iterrows():
+        cells_ = [latex_escape(str(v)) for v in r]
+        if r["source"] == "ours":
+            cells_[:2] = [rf"\textbf{{{c}}}" for c in cells_[:2]]
+        rows.append(cells_)
+    return latex_table(caption="Table 2: comparison with NAS baselines on NAS-Bench-201 (test accuracy %)",
+                       label=f"tab:{sweep_name(cells)}-table2", colspec="llllll",
+                       header=["Method & Source & CIFAR-10 & CIFAR-100 & ImageNet16-120 & Search cost"], rows=rows,
+                       notes=[TABLE2_NOTE])
 
 
 def _applies(cells: pd.DataFrame, trajectory: pd.DataFrame) -> bool:
     nb = cells[cells["space"] == "nasbench201"]
-    return bool(method_column(nb).isin(BASELINES).any())
+    return bool((method_column(nb) != "freedarts").any())
 
 
 @section("table2", applies=_applies, order=90)
 def _table2_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
-    md = table2_markdown(cells)
+    frame = table2_frame(cells)
+    md = table2_markdown(cells, frame)
     csv = out_dir / "table2.csv"
-    table2_frame(cells).to_csv(csv, index=False)
-    files = [write_text(out_dir / "table2.md", md), csv]
+    frame.to_csv(csv, index=False)
+    files = [write_text(out_dir / "table2.md", md), write_text(out_dir / "table2.tex", table2_latex(cells, frame)), csv]
     return Fragment(f"## Table 2: comparison with NAS baselines on NAS-Bench-201\n\n{md}", files, console=md)
