@@ -1,0 +1,134 @@
+"""The ZEROS engines: `reference` (the oracle) and `fast` (same architectures, fewer seconds).
+
+A run option (`python -m harness.sweep ... --engine fast|reference`, `RunContext.engine`, the
+`engine` column of every cells row), never part of a cell's id: both engines search the same cell
+and must find the same architecture (tests/test_engines.py on every space; scripts/check_engines.py
+on many seeds).
+
+* `reference`: `harness.freedarts.search` on the space's readable supernet, every op on its own,
+  one scoring pass after every removal. Kept unchanged as the oracle.
+* `fast`: the same search loop, the same supernet built from the same seeded RNG, with exact levers:
+  1. alpha-only gradients: every non-alpha parameter of the supernet has `requires_grad` off during
+     the search (restored after), so a backward computes dL/dalpha and no weight gradient. The
+     alpha gradients are bit-identical (tested); hooks on alpha still fire (MobileNet code mode).
+  2. no re-score after removing ops whose output is identically zero (`none`, by op name) under
+     raw alpha: the forward is unchanged, so the next step's scores are the ones that chose this
+     removal, with the removed entries 0 (what a re-score returns for a pruned op). The step is
+     still recorded in the trajectory (Fig. 2 step indices count it); `score_passes` counts the
+     passes run (NB201 iterative: 18 instead of 24). Not under softmax (removing `none` changes
+     the normalisation) nor with `reinit_weights_each_step` (the weights change every step).
+  3. the space's fused supernet, where `SpaceSpec.fast_supernet` is set (spaces/_fast/): built
+     from the prepared reference net, scored instead of it, rebuilt from it after a weight
+     re-initialisation. Spaces without one (or a configuration their factory does not fuse) run
+     the reference supernet with levers 1-2.
+
+    >>> with start("fast", net, space, settings) as run:
+    ...     result = zeros.score(run.net, batch)
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+
+import torch
+
+from harness import zeros
+from spaces._supernet import Supernet
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("fast", "reference")
+DEFAULT_ENGINE = "fast"
+ZERO_OP = "none"  # the op name every DARTS-style space gives its Zero op (output x * 0)
+
+
+def check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)} "
+                         "(fast: same architectures, fewer seconds; reference: the readable oracle)")
+    return engine
+
+
+def zero_ops(space, net: Supernet) -> dict[str, list[int]]:
+    """Per alpha group, the columns of ops whose output is identically zero (named `none`)."""
+    return {g: [k for k, name in enumerate(space.op_names[g]) if name == ZERO_OP] for g in net.groups}
+
+
+class Run(AbstractContextManager):
+    """One search's engine state: the net the passes run on, and when a pass may be skipped.
+
+    `reference` is the identity: `net` is the reference supernet, every removal is re-scored and a
+    re-initialisation redraws its weights in place. Use as a context manager (the fast engine
+    freezes the weights' `requires_grad` and gives the final alive masks back to the reference net).
+    """
+
+    def __init__(self, engine: str, ref: Supernet, space, *, reinit_each_step: bool) -> None:
+        self.engine = check_engine(engine)
+        self.ref, self.space = ref, space
+        self.fast = engine == "fast"
+        self._frozen: list[torch.nn.Parameter] = []
+        self.net: Supernet = ref
+        self.fused = False
+        # Lever 2 holds only while the forward of the remaining ops cannot change.
+        skip = self.fast and ref.alpha_transform == "raw" and not reinit_each_step
+        self._zero = {g: set(cols) for g, cols in zero_ops(space, ref).items()} if skip else {}
+
+    def __enter__(self) -> Run:
+        if self.fast:
+            alpha_ids = {id(a) for a in self.ref.alphas.values()}
+            self._frozen = [p for p in self.ref.parameters() if id(p) not in alpha_ids and p.requires_grad]
+            for p in self._frozen:
+                p.requires_grad_(False)
+            self.net = self._fuse()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.net is not self.ref:
+            for g in self.ref.groups:
+                self.ref.set_alive(g, self.net.alive(g))
+        for p in self._frozen:
+            p.requires_grad_(True)
+        self._frozen = []
+        self.net = self.ref
+
+    def _fuse(self) -> Supernet:
+        factory = getattr(self.space, "fast_supernet", None)
+        if factory is None:
+            return self.ref
+        device = next(iter(self.ref.alphas.values())).device
+        # A factory must draw nothing from the RNG; guard it so reinit draws match the reference.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            fused = factory(self.ref)
+        if fused is None:
+            log.info("space %s: no fused supernet for this configuration; reference supernet with the "
+                     "generic levers", self.space.name)
+            return self.ref
+        self.fused = True
+        return fused
+
+    def needs_rescore(self, removals: list[tuple[str, int, int]]) -> bool:
+        """False when every removal is a zero-output op and the forward therefore cannot change."""
+        return not self._zero or not all(op in self._zero.get(g, ()) for g, _, op in removals)
+
+    def carried_scores(self, scores: dict[str, torch.Tensor], removals) -> dict[str, torch.Tensor]:
+        """What a re-score after `removals` returns when `needs_rescore` is False: the same scores
+        with the removed entries 0 (they already are: a zero output has a zero gradient)."""
+        out = {g: s.clone() for g, s in scores.items()}
+        for g, row, op in removals:
+            out[g][row, op] = 0.0
+        return out
+
+    def reinit_weights(self, *, abs_weights: bool) -> None:
+        """Redraw the reference net's weights (same RNG draws as the reference engine), re-fuse."""
+        if self.net is not self.ref:
+            for g in self.ref.groups:
+                self.ref.set_alive(g, self.net.alive(g))
+        zeros.reinit_weights(self.ref, abs_weights=abs_weights)
+        if self.fused:
+            self.net = self._fuse()
+
+
+def start(engine: str, ref: Supernet, space, settings) -> Run:
+    """The engine state for one `harness.freedarts.search` (use with `with`)."""
+    return Run(engine, ref, space, reinit_each_step=settings.reinit_weights_each_step)
