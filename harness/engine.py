@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 import torch
 
@@ -132,3 +133,64 @@ class Run(AbstractContextManager):
 def start(engine: str, ref: Supernet, space, settings) -> Run:
     """The engine state for one `harness.freedarts.search` (use with `with`)."""
     return Run(engine, ref, space, reinit_each_step=settings.reinit_weights_each_step)
+
+
+# -- comparing the two engines (tests/test_engines.py, scripts/check_engines.py) --------------------
+NEAR_TIE = 1e-6  # issue 9: a mismatch is a defect unless the two deciding scores differ by less than this
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where two searches of the same cell first chose differently, and the scores that decided it.
+
+    `step`: trajectory step of the first differing removal, or -1 when every removal agreed and the
+    final derivation (one-shot, DARTS edges, NB1Shot1 parents) differed. `reference` / `fast`: the
+    (group, row, op) each engine chose there. `scores`: for each engine, its scores of both
+    candidates (reference's pick, fast's pick). `gap`: |a - b| / max(|a|, |b|) of the two candidates
+    under the reference engine's scores (nan when the rule is not a per-row argmax/argmin).
+    """
+
+    step: int
+    reference: tuple | None
+    fast: tuple | None
+    scores: dict
+    gap: float
+
+    @property
+    def near_tie(self) -> bool:
+        return self.gap < NEAR_TIE
+
+    def describe(self) -> str:
+        where = f"step {self.step}" if self.step >= 0 else "final derivation"
+        r, f = self.scores.get("reference", ()), self.scores.get("fast", ())
+        return (f"{where}: reference chose {self.reference}, fast chose {self.fast}; scores (ref pick, fast pick) "
+                f"under reference {tuple(f'{v:.9g}' for v in r)}, under fast {tuple(f'{v:.9g}' for v in f)}; "
+                f"relative gap {self.gap:.3g}" + (" (near tie)" if self.near_tie else ""))
+
+
+def _gap(a: float, b: float) -> float:
+    scale = max(abs(a), abs(b))
+    return abs(a - b) / scale if scale else 0.0
+
+
+def first_divergence(ref, fast) -> Divergence | None:
+    """None if both `freedarts.SearchResult`s made the same removals and derived the same architecture."""
+    for a, b in zip(ref.steps[1:], fast.steps[1:]):
+        pa, pb = (a.pruned_group, a.pruned_row, a.pruned_op), (b.pruned_group, b.pruned_row, b.pruned_op)
+        if pa != pb:
+            pick = {"reference": a.scores, "fast": b.scores}
+            scores = {k: (s[pa[0]][pa[1]][pa[2]], s[pb[0]][pb[1]][pb[2]]) for k, s in pick.items()}
+            return Divergence(a.step, pa, pb, scores, _gap(*scores["reference"]))
+    if ref.arch_key == fast.arch_key:
+        return None
+    # Same removals, different derivation: the first row whose best alive op differs (NB201, MobileNet).
+    for g, s_ref in ref.final_scores.items():
+        s_fast, alive = fast.final_scores[g], ref.alive[g]
+        best_ref = s_ref.masked_fill(~alive, float("-inf")).argmax(dim=1)
+        best_fast = s_fast.masked_fill(~alive, float("-inf")).argmax(dim=1)
+        for row in torch.nonzero(best_ref != best_fast).flatten().tolist():
+            kr, kf = int(best_ref[row]), int(best_fast[row])
+            scores = {"reference": (float(s_ref[row, kr]), float(s_ref[row, kf])),
+                      "fast": (float(s_fast[row, kr]), float(s_fast[row, kf]))}
+            return Divergence(-1, (g, row, kr), (g, row, kf), scores, _gap(*scores["reference"]))
+    return Divergence(-1, None, None, {}, float("nan"))  # a derivation rule over rows (DARTS edges)
