@@ -9,8 +9,9 @@ on many seeds).
   one scoring pass after every removal. Kept unchanged as the oracle.
 * `fast`: the same search loop, the same supernet built from the same seeded RNG, with exact levers:
   1. alpha-only gradients: every non-alpha parameter of the supernet has `requires_grad` off during
-     the search (restored after), so a backward computes dL/dalpha and no weight gradient. The
-     alpha gradients are bit-identical (tested); hooks on alpha still fire (MobileNet code mode).
+     the search (restored after; a fused net holds detached weights), so a backward computes
+     dL/dalpha and no weight gradient. The alpha gradients are bit-identical (tested); hooks on
+     alpha still fire (MobileNet code mode).
   2. no re-score after removing ops whose output is identically zero (`none`, by op name) under
      raw alpha: the forward is unchanged, so the next step's scores are the ones that chose this
      removal, with the removed entries 0 (what a re-score returns for a pruned op). The step is
@@ -77,11 +78,12 @@ class Run(AbstractContextManager):
 
     def __enter__(self) -> Run:
         if self.fast:
-            alpha_ids = {id(a) for a in self.ref.alphas.values()}
-            self._frozen = [p for p in self.ref.parameters() if id(p) not in alpha_ids and p.requires_grad]
-            for p in self._frozen:
-                p.requires_grad_(False)
             self.net = self._fuse()
+            if self.net is self.ref:  # a fused net holds detached weights; the reference net needs freezing
+                alpha_ids = {id(a) for a in self.ref.alphas.values()}
+                self._frozen = [p for p in self.ref.parameters() if id(p) not in alpha_ids and p.requires_grad]
+                for p in self._frozen:
+                    p.requires_grad_(False)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -134,19 +134,37 @@ class _CellConvs:
         if ops not in self._convs:
             convs = [self._cell.edges[e][k][1] for e, k in ops]  # ReLUConvBN = [ReLU, Conv2d, BatchNorm2d]
             size = max(c.kernel_size[0] for c in convs)
-            pads = [(size - c.kernel_size[0]) // 2 for c in convs]
-            weight = torch.cat([F.pad(c.weight.detach(), (p, p, p, p)) for c, p in zip(convs, pads)])
-            bias = torch.cat([c.bias.detach() for c in convs]) if convs[0].bias is not None else None
-            self._convs[ops] = (weight, bias)
+            weights = [c.weight.detach() for c in convs]
+            weights = [w if w.shape[-1] == size else F.pad(w, (size // 2,) * 4) for w in weights]
+            biases = [c.bias.detach() for c in convs] if convs[0].bias is not None else None
+            self._convs[ops] = (_cat(weights), None if biases is None else _cat(biases))
         return self._convs[ops]
 
     def bn(self, ops: tuple[tuple[int, int], ...]) -> _BN:
-        """One BN over the concatenated output channels of `ops` (affine=False: exact per channel)."""
+        """One BN over the concatenated output channels of `ops` (affine=False: exact per channel).
+        Its running statistics are concatenated on first use in eval mode (train mode ignores them)."""
         if ops not in self._bns:
             bns = [self._cell.edges[e][k][2] for e, k in ops]
-            self._bns[ops] = _BN(None, None, torch.cat([b.running_mean for b in bns]),
-                                 torch.cat([b.running_var for b in bns]), bns[0].eps)
+            self._bns[ops] = _LazyStatsBN(bns)
         return self._bns[ops]
+
+
+class _LazyStatsBN(_BN):
+    """A `_BN` over several BNs' channels whose running statistics are concatenated when first needed."""
+
+    def __init__(self, bns: list[nn.BatchNorm2d]) -> None:
+        super().__init__(None, None, None, None, bns[0].eps)
+        self._bns = bns
+
+    def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        if not training and self.mean is None:
+            self.mean = _cat([b.running_mean for b in self._bns])
+            self.var = _cat([b.running_var for b in self._bns])
+        return super().__call__(x, training)
+
+
+def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
 
 class FastNB201Supernet(Supernet):
