@@ -28,10 +28,12 @@ by 1e-4 to 1e-2 relative), so the fused scores differ from the reference's by a 
 and architectures agree except where two deciding scores are that close
 (tests/test_engines.py; scripts/check_engines.py reports every such case with its score gap).
 
-Measured choices (this 2-core CPU, scripts/bench_search.py): "split" was as fast as "packed" at
-batch 1 and faster at batch 64 (a packed 1x1 costs 9x its multiply-adds), so it is the default;
-the 1x1 convs of a batch-1 input run as one matrix product (faster than `conv2d` here); pooling runs
-in channels-last order (bit-identical, 1.6-2.4x faster than the NCHW kernel here).
+Measured choices (this 2-core CPU, 1 thread, interleaved micro-benchmarks): "split" was as fast as
+"packed" at batch 1 and faster at batch 64 (a packed 1x1 costs 9x its multiply-adds), so it is the
+default; the 1x1 convs of a batch-1 input run as one matrix product (faster than `conv2d` here);
+pooling runs in channels-last order (bit-identical, 1.6-2.4x faster than the NCHW kernel here);
+train-mode BN of one image runs as group norm with one group per channel (the same statistics:
+each channel's over H x W; 2.7x faster forward + backward than the batch-norm kernel here).
 
 The fused weights are rebuilt lazily, at the next forward after a mask change, over the alive ops
 only (pruned ops cost nothing; a removal changes one source node's conv weights, the rest come from
@@ -70,9 +72,14 @@ class _BN:
         return cls(_detach(bn.weight), _detach(bn.bias), _detach(bn.running_mean), _detach(bn.running_var), bn.eps)
 
     def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
-        if training:
-            return torch.batch_norm(x, self.weight, self.bias, None, None, True, 0.0, self.eps, False)
-        return torch.batch_norm(x, self.weight, self.bias, self.mean, self.var, False, 0.0, self.eps, False)
+        if not training:
+            return torch.batch_norm(x, self.weight, self.bias, self.mean, self.var, False, 0.0, self.eps, False)
+        if x.shape[0] == 1:
+            # One image: batch statistics are each channel's over H x W, i.e. group norm with one group
+            # per channel (same formula, biased variance, same eps); its CPU kernel was 2.7x faster
+            # (forward + backward) than batch norm's at these shapes.
+            return torch.group_norm(x, x.shape[1], self.weight, self.bias, self.eps, False)
+        return torch.batch_norm(x, self.weight, self.bias, None, None, True, 0.0, self.eps, False)
 
 
 class _ResBlock:
@@ -212,17 +219,20 @@ class FastNB201Supernet(Supernet):
 
     def _cell(self, x: torch.Tensor, convs: _CellConvs, mix: list[torch.Tensor]) -> torch.Tensor:
         n, c, h, w = x.shape
-        # carry: [nodes j..3, N*C*H*W], partial sums of the nodes source j feeds; row 0 = node j, complete.
+        # carry: [nodes j..3, N*C*H*W], the partial sums of the nodes not complete before source j.
+        # Split (not indexed) into node j and the rest: its backward is one cat, not zero-filled copies.
         carry: torch.Tensor | None = None
         for j, src in enumerate(self._sources):
+            rest = None
             if j == 0:
                 xj = x
             elif carry is not None:
-                xj = carry[0].view(n, c, h, w)
+                head, rest = carry.split([1, carry.shape[0] - 1])
+                xj = head.view(n, c, h, w)
             else:  # nothing but `none` reaches node j: it is exactly 0
                 xj = x.new_zeros(x.shape)
             if not src.n_bases:
-                carry = carry[1:] if carry is not None else None
+                carry = rest
                 continue
             bases = [xj] if src.skip else []
             if src.pool:
@@ -237,8 +247,8 @@ class FastNB201Supernet(Supernet):
                 stacked = torch.cat([b.view(-1, c * h * w) for b in bases])
             else:
                 stacked = torch.cat([b.view(n, -1, c * h * w).transpose(0, 1) for b in bases]).view(src.n_bases, -1)
-            carry = torch.mm(mix[j], stacked) if carry is None else torch.addmm(carry[1:], mix[j], stacked)
-        return carry[0].view(n, c, h, w) if carry is not None else x.new_zeros(x.shape)
+            carry = torch.mm(mix[j], stacked) if rest is None else torch.addmm(rest, mix[j], stacked)
+        return carry.view(n, c, h, w) if carry is not None else x.new_zeros(x.shape)
 
 
 def _conv(r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
