@@ -16,8 +16,10 @@ costs are not in the figures. The device is CUDA when one is visible, else the C
 
 `--compare` runs both ZEROS engines (harness/engine.py) on the same seeds, interleaved in one
 process (seed by seed, alternating which engine goes first), and reports
-speedup = reference median / fast median and `same_arch` = how many seeds found the identical
-architecture. `--json` writes a list of records (space, dataset, variant, mode, method, threads, n,
+speedup = reference median / fast median of `search_s` and `same_arch` = how many seeds found the
+identical architecture. It also records the CPU time of the search call itself (`time.thread_time`
+around `harness.freedarts.search`, or the method's run for the other methods): on a shared machine
+other processes stretch wall times unevenly, CPU time much less (`cpu_speedup`). `--json` writes a list of records (space, dataset, variant, mode, method, threads, n,
 reference_median_s, fast_median_s, speedup, same_arch, ...). Any registered space works; spaces
 without a fused supernet are compared with the generic levers only.
 """
@@ -25,19 +27,22 @@ without a fused supernet are compared with the generic levers only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from harness import freedarts  # noqa: E402
 from harness.config import CellConfig, resolve  # noqa: E402
 from harness.engine import DEFAULT_ENGINE, ENGINES  # noqa: E402
-from harness.methods import list_methods  # noqa: E402
+from harness.methods import METHODS, list_methods  # noqa: E402
 from harness.runner import RunContext, run_cell  # noqa: E402
 from spaces import get_space, list_spaces  # noqa: E402
 
@@ -63,26 +68,55 @@ def _settings(args):
                         yield space, method, variant, mode, dataset
 
 
+class _CpuClock:
+    """Thread CPU seconds spent in the search call of each run (patched in this process only)."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def wrap(self, fn):
+        def timed(*a, **kw):
+            t0 = time.thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.last = time.thread_time() - t0
+        return timed
+
+
+def _install_cpu_clock() -> _CpuClock:
+    clock = _CpuClock()
+    freedarts.search = clock.wrap(freedarts.search)  # FreeDARTS: the search, not the supernet build
+    for name, spec in METHODS.items():
+        if name != "freedarts":
+            METHODS[name] = dataclasses.replace(spec, run=clock.wrap(spec.run))
+    return clock
+
+
 def compare(args, device: str) -> list[dict]:
+    clock = _install_cpu_clock()
     print("| space | method | variant | mode | dataset | n | reference median s | fast median s | speedup | "
-          "same arch | passes ref/fast | status |")
-    print("|---|---|---|---|---|---:|---:|---:|---:|---:|---|---|")
+          "CPU-time speedup | same arch | passes ref/fast | status |")
+    print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     out = []
     for space, method, variant, mode, dataset in _settings(args):
         ctx = {e: RunContext(sweep="bench", table_dir=None, engine=e) for e in ENGINES}
-        for e in ENGINES:  # warm-up: imports, first calls, image loading
-            run_cell(_cell(args, space, method, variant, mode, dataset, 0), ctx[e])
+        warm = argparse.Namespace(**{**vars(args), "n_samples": min(args.n_samples or 1000, 20)})
+        for e in ENGINES:  # warm-up: imports, first calls, image loading (zero_cost: 20 networks)
+            run_cell(_cell(warm, space, method, variant, mode, dataset, 0), ctx[e])
         rows: dict[str, list[dict]] = {e: [] for e in ENGINES}
         for seed in range(args.seeds):
             order = ("reference", "fast") if seed % 2 == 0 else ("fast", "reference")
             for e in order:
-                rows[e].append(run_cell(_cell(args, space, method, variant, mode, dataset, seed), ctx[e])[0])
+                row = run_cell(_cell(args, space, method, variant, mode, dataset, seed), ctx[e])[0]
+                rows[e].append({**row, "cpu_s": clock.last})
         failed = [r for e in ENGINES for r in rows[e] if r["status"] != "ok"]
         label = f"| {space} | {method} | {variant} | {mode} | {dataset} |"
         if failed:
-            print(f"{label} | | | | | | failed: {failed[0]['error'][:100]} |")
+            print(f"{label} | | | | | | | failed: {failed[0]['error'][:100]} |")
             continue
         ref, fast = _stats(rows["reference"], "search_s"), _stats(rows["fast"], "search_s")
+        ref_cpu, fast_cpu = _stats(rows["reference"], "cpu_s"), _stats(rows["fast"], "cpu_s")
         same = sum(a["arch"] == b["arch"] for a, b in zip(rows["reference"], rows["fast"]))
         passes = (rows["reference"][0]["score_passes"], rows["fast"][0]["score_passes"])
         rec = {"space": space, "dataset": dataset, "variant": variant, "mode": mode, "method": method,
@@ -90,6 +124,8 @@ def compare(args, device: str) -> list[dict]:
                "threads": args.threads, "device": device, "torch": torch.__version__, "n": args.seeds,
                "metric": "search_s", "reference_median_s": ref["median"], "fast_median_s": fast["median"],
                "speedup": ref["median"] / fast["median"], "same_arch": same,
+               "reference_cpu_median_s": ref_cpu["median"], "fast_cpu_median_s": fast_cpu["median"],
+               "cpu_speedup": ref_cpu["median"] / fast_cpu["median"],
                "reference_min_s": ref["min"], "reference_max_s": ref["max"],
                "fast_min_s": fast["min"], "fast_max_s": fast["max"],
                "reference_build_median_s": _stats(rows["reference"], "build_s")["median"],
@@ -99,7 +135,7 @@ def compare(args, device: str) -> list[dict]:
                "command": " ".join(["python", "scripts/bench_search.py", *sys.argv[1:]])}
         out.append(rec)
         print(f"{label} {args.seeds} | {ref['median']:.2f} | {fast['median']:.2f} | {rec['speedup']:.2f}x | "
-              f"{same}/{args.seeds} | {passes[0]}/{passes[1]} | ok |", flush=True)
+              f"{rec['cpu_speedup']:.2f}x | {same}/{args.seeds} | {passes[0]}/{passes[1]} | ok |", flush=True)
     return out
 
 
