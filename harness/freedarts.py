@@ -135,9 +135,10 @@ def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettin
 
     `engine` (harness/engine.py): "reference" scores `net` itself after every removal; "fast" runs
     the same loop with exact levers (alpha-only gradients, no re-score after removing a `none` op
-    under raw alpha, the space's fused supernet) and finds the same architecture.
+    under raw alpha, the space's fused supernet except for labelled float32 batches) and finds the
+    same architecture.
     """
-    with engine_.start(engine, net, space, settings) as run:
+    with engine_.start(engine, net, space, settings, batch) as run:
         return _search(run, batch, space, settings)
 
 
