@@ -11,6 +11,9 @@
     >>> result = search(net, batch, space, SearchSettings(mode="iterative"))
     >>> result.arch_key, result.n_steps, result.steps[0].pruned_op
 
+`search(..., engine="fast")` (the default; harness/engine.py) finds the same architecture with fewer
+passes and a fused supernet; `engine="reference"` is the readable oracle.
+
 The trajectory (paper Fig. 2, spec §6) is recorded on the way: step 0 is the unpruned supernet,
 step t the state after the t-th removal, each with the argmax-alpha architecture over the alive
 ops, the removed (group, row, op, score) and the full score matrices.
@@ -23,8 +26,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from harness import engine as engine_
 from harness import zeros
 from harness.data import Batch
+from harness.engine import DEFAULT_ENGINE
 from spaces import SpaceSpec
 from spaces._supernet import Supernet
 
@@ -124,8 +129,21 @@ def _choose(scores: dict[str, torch.Tensor], alive: dict[str, torch.Tensor], set
     raise AssertionError("unreachable: a candidate exists")  # pragma: no cover
 
 
-def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettings) -> SearchResult:
-    """Run FreeDARTS on a prepared supernet (see `zeros.prepare`) with a fixed input batch."""
+def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettings, *,
+           engine: str = DEFAULT_ENGINE) -> SearchResult:
+    """Run FreeDARTS on a prepared supernet (see `zeros.prepare`) with a fixed input batch.
+
+    `engine` (harness/engine.py): "reference" scores `net` itself after every removal; "fast" runs
+    the same loop with exact levers (alpha-only gradients, no re-score after removing a `none` op
+    under raw alpha, the space's fused supernet except for labelled float32 batches) and finds the
+    same architecture.
+    """
+    with engine_.start(engine, net, space, settings, batch) as run:
+        return _search(run, batch, space, settings)
+
+
+def _search(run: engine_.Run, batch: Batch, space: SpaceSpec, settings: SearchSettings) -> SearchResult:
+    net = run.net
     gen = torch.Generator().manual_seed(settings.seed)
     t0 = time.perf_counter()
     result = zeros.score(net, batch, step=0)
@@ -153,10 +171,15 @@ def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettin
         scores_used = result.scores
         t0 = time.perf_counter()
         if pruning_left() or space.final_rescore:
-            if settings.reinit_weights_each_step:
-                zeros.reinit_weights(net, abs_weights=settings.abs_weights)
-            result = zeros.score(net, batch, step=len(steps))  # re-evaluate the pruned supernet
-            passes += 1
+            if not run.needs_rescore(removals):
+                # Fast engine: only `none` ops went, under raw alpha: the forward cannot have changed.
+                result = zeros.ZerosResult(run.carried_scores(result.scores, removals), result.loss)
+            else:
+                if settings.reinit_weights_each_step:
+                    run.reinit_weights(abs_weights=settings.abs_weights)
+                    net = run.net  # the fast engine re-fuses the re-initialised weights
+                result = zeros.score(net, batch, step=len(steps))  # re-evaluate the pruned supernet
+                passes += 1
         for group, row, op in removals:
             steps.append(Step(len(steps), group, row, op, float(scores_used[group][row, op]),
                               _as_lists(scores_used), _as_lists(net.alive_masks()), _alpha_arch(net, space),

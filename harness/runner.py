@@ -43,6 +43,7 @@ from benchmarks.paths import data_root
 from harness import __version__, freedarts
 from harness.config import CellConfig
 from harness.data import DATASETS, search_batch
+from harness.engine import DEFAULT_ENGINE
 from harness.methods import get_method
 from harness.store import CELL_COLUMNS, STATUS_FAILED, STATUS_OK, TRAJECTORY_COLUMNS
 
@@ -72,6 +73,8 @@ class RunContext:
         faults: fault injection (tests, acceptance runs): (cell_id, times) pairs whose worker
             process kills itself on its first `times` attempts (times 0 = every attempt).
         fault_dir: where attempts are counted for `faults` (must be shared by the workers).
+        engine: the ZEROS engine, "fast" or "reference" (harness/engine.py); recorded in each
+            row's `engine` column, not part of the cell id (both find the same architecture).
     """
 
     sweep: str
@@ -84,6 +87,7 @@ class RunContext:
     provenance: tuple = ()
     faults: tuple = ()
     fault_dir: str | None = None
+    engine: str = DEFAULT_ENGINE
 
 
 def git_provenance(repo: Path | None = None) -> dict[str, Any]:
@@ -184,7 +188,7 @@ def base_row(cell: CellConfig, ctx: RunContext, attempt: int = 1) -> dict[str, A
         "cell_id": cell.cell_id, "sweep": ctx.sweep,
         "space_options": json.dumps(cell.options, sort_keys=True),
         "config_json": json.dumps(cell.to_dict(), sort_keys=True),
-        "benchmark": ctx.benchmark, **_versions(), **dict(ctx.provenance),
+        "benchmark": ctx.benchmark, "engine": ctx.engine, **_versions(), **dict(ctx.provenance),
         "host": socket.gethostname(), "attempt": attempt, "started_at": datetime.now(timezone.utc),
     }
 
@@ -242,7 +246,7 @@ def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, 
                         source=batch.source)
     method = get_method(cell.method)
     t0 = time.perf_counter()
-    outcome = method.run(cell, space, batch, device)
+    outcome = method.run(cell, space, batch, device, engine=ctx.engine)
     _sync(device)
     result = outcome.result
     row["build_s"] = outcome.build_s

@@ -113,6 +113,7 @@ _OUTPUTS = [
 ]
 _PROVENANCE = [
     ("benchmark", pa.string()),
+    ("engine", pa.string()),             # ZEROS engine run option: fast | reference (rows before it: reference)
     ("benchmark_source", pa.string()),   # file the table was converted from
     ("benchmark_sha256", pa.string()),   # sha256 of the converted table
     ("git_sha", pa.string()),
@@ -220,8 +221,9 @@ def cell_statuses(results_dir: str | Path) -> dict[str, str]:
 
 
 # Columns added after results were first written, and the value that rows written before them
-# hold implicitly (every cell before the method axis was a FreeDARTS search).
-_BACKFILL = {"method": "freedarts"}
+# hold implicitly (every cell before the method axis was a FreeDARTS search; every row before the
+# engine option was searched by today's reference engine).
+_BACKFILL = {"method": "freedarts", "engine": "reference"}
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -3,6 +3,7 @@
     python -m harness.sweep sweeps/quickstart.yaml              # embedded local Ray, 1 CPU per cell
     python -m harness.sweep sweeps/table3.yaml --address auto   # an existing Ray cluster
     python -m harness.sweep sweeps/table3.yaml --dry-run        # print the cells, run nothing
+    python -m harness.sweep sweeps/table3.yaml --engine reference  # the readable ZEROS engine (default: fast)
 
 Re-running the same command resumes: cells that already have a row in `results/<name>/cells`
 are skipped (failed ones too, unless `--retry-failed`); adding seeds or alpha-scales to the file
@@ -34,6 +35,7 @@ from benchmarks import get_benchmark
 from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root, data_root
 from harness import store
 from harness.config import CELL_FIELDS, CellConfig, SweepConfig, load
+from harness.engine import DEFAULT_ENGINE, ENGINES, check_engine
 from harness.errors import BenchmarkError, ConfigError, HarnessError, UnknownNameError
 from harness.runner import RunContext, failed_row, git_provenance, pack_table, run_cell
 
@@ -236,7 +238,7 @@ def _init_ray(address: str | None) -> None:
         ray.init(include_dashboard=False, **kwargs)
 
 
-def make_context(sweep: SweepConfig, out=sys.stderr) -> RunContext:
+def make_context(sweep: SweepConfig, out=sys.stderr, engine: str = DEFAULT_ENGINE) -> RunContext:
     """Everything workers need, resolved on the driver (table converted and packed for shipping)."""
     table_dir = resolve_table(sweep)
     if sweep.benchmark != "none" and table_dir is None:
@@ -248,13 +250,13 @@ def make_context(sweep: SweepConfig, out=sys.stderr) -> RunContext:
                       data_root=str(data_root(sweep.data_root)), images_dir=sweep.images_dir,
                       provenance=tuple(git_provenance().items()),
                       faults=parse_faults(os.environ.get(KILL_ENV, "")),
-                      fault_dir=os.environ.get(FAULT_DIR_ENV))
+                      fault_dir=os.environ.get(FAULT_DIR_ENV), engine=check_engine(engine))
 
 
 def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, address: str | None = None,
-        max_concurrent: int | None = None, out=sys.stderr) -> dict[str, int]:
+        max_concurrent: int | None = None, out=sys.stderr, engine: str = DEFAULT_ENGINE) -> dict[str, int]:
     """Run `cells` on Ray Tune and write their rows; returns counts by status of this run's cells."""
-    ctx = make_context(sweep, out)
+    ctx = make_context(sweep, out, engine)
     write_config(sweep, results_dir)
     store.upgrade(results_dir)  # older part files get the current columns before new ones join them
     if not cells:
@@ -309,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only cells whose field KEY equals VALUE (comma-separated alternatives); repeatable")
     p.add_argument("--retry-failed", action="store_true", help="also re-run cells whose row is 'failed'")
     p.add_argument("--max-concurrent", type=int, default=None, help="at most this many cells at once")
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                   help="ZEROS engine: fast (default; same architectures, fewer seconds) or reference (the "
+                        "readable oracle); recorded in each row, not part of the cell id (harness/engine.py)")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     return p
 
@@ -330,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"sweep {sweep.name}: {len(cells)} cells, {len(cells) - len(todo)} already have rows, "
               f"{len(todo)} to run -> {results_dir}", file=sys.stderr)
-        counts = run(sweep, todo, results_dir, address=args.address, max_concurrent=args.max_concurrent)
+        counts = run(sweep, todo, results_dir, address=args.address, max_concurrent=args.max_concurrent,
+                     engine=args.engine)
     except (HarnessError, BenchmarkError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

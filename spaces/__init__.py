@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
+from spaces._fast import nasbench201 as _fast_nasbench201
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class SpaceSpec:
         flops: optional `(genotype, num_classes) -> int` FLOPs (multiply-adds) of the discrete network.
         default_alpha_scale_for: optional `(options) -> float` that overrides `default_alpha_scale` per
             space options (DARTS: 5e-4 for preset imagenet, FreeDARTS‡; 1e-3 otherwise).
+        fast_supernet: optional `(prepared reference supernet) -> fused Supernet` (or None for a
+            configuration it does not fuse), used by the fast ZEROS engine (harness/engine.py,
+            spaces/_fast/); None = the fast engine runs the reference supernet with its generic levers.
     """
 
     name: str
@@ -68,6 +72,7 @@ class SpaceSpec:
     sample_genotype: Callable | None = None  # (random.Random) -> a uniformly random genotype
     discrete_network: Callable | None = None  # (genotype, num_classes, options) -> nn.Module at init
     all_genotypes: Callable | None = None  # () -> every genotype, where the space is small enough (NB201)
+    fast_supernet: Callable | None = None  # (reference supernet) -> fused Supernet (spaces/_fast/)
 
 
 SPACES: dict[str, SpaceSpec] = {
@@ -91,6 +96,7 @@ SPACES: dict[str, SpaceSpec] = {
         sample_genotype=nasbench201.sample_genotype,
         discrete_network=nasbench201.discrete_network,
         all_genotypes=nasbench201.all_genotypes,
+        fast_supernet=_fast_nasbench201.fast_supernet,
     ),
     nasbench1shot1.NAME: SpaceSpec(
         name=nasbench1shot1.NAME,

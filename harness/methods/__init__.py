@@ -11,10 +11,12 @@ Method settings are the cell fields `proxy` (harness.proxies) and `n_samples`; a
 `default_proxy` / `default_n_samples` fill them in `harness.config.resolve` (FreeDARTS: both null,
 so existing FreeDARTS cells keep their cell_id).
 
-Every method is a function `(cell, space, batch, device) -> MethodOutcome`: it builds what it
+Every method is a function `(cell, space, batch, device, *, engine) -> MethodOutcome`: it builds what it
 needs (a supernet, discrete networks), searches, and returns a `freedarts.SearchResult` (genotype,
 arch key, steps recorded as the cell's trajectory) plus its build time and method-specific row
-values. The runner does the rest identically for every method: seeding, the input batch,
+values. `engine` is the run's ZEROS engine ("fast" or "reference", harness/engine.py): a method
+with a fast path takes it when "fast" and must return the same result as with "reference"; a
+method without one ignores it. The runner does the rest identically for every method: seeding, the input batch,
 parameter count, benchmark lookups of the result and of every step, the row, failures.
 
 Add a method: write `harness/methods/<name>.py` with such a function, register it in `METHODS`

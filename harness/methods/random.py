@@ -13,11 +13,13 @@ import time
 import torch
 
 from harness.data import Batch
+from harness.engine import DEFAULT_ENGINE
 from harness.freedarts import Step
 from harness.methods._sampling import SampledResult, require
 
 
-def run(cell, space, batch: Batch, device: torch.device):
+def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAULT_ENGINE):
+    """`engine` is accepted and ignored: nothing is scored."""
     from harness.methods import MethodOutcome
 
     require(space, "random", "sample_genotype")

@@ -31,6 +31,7 @@ import time
 import torch
 
 from harness.data import DATASETS, Batch
+from harness.engine import DEFAULT_ENGINE
 from harness.freedarts import SearchResult, Step
 from harness.proxies import get_proxy
 
@@ -41,7 +42,8 @@ def _matrix(m: dict[str, torch.Tensor]) -> dict[str, list]:
     return {g: t.tolist() for g, t in m.items()}
 
 
-def run(cell, space, batch: Batch, device: torch.device):
+def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAULT_ENGINE):
+    """`engine` is accepted and ignored: this method has one (the reference) implementation."""
     from harness.methods import MethodOutcome
 
     if space.name not in SUPPORTED_SPACES:

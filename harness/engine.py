@@ -1,0 +1,212 @@
+"""The ZEROS engines: `reference` (the oracle) and `fast` (same architectures, fewer seconds).
+
+A run option (`python -m harness.sweep ... --engine fast|reference`, `RunContext.engine`, the
+`engine` column of every cells row), never part of a cell's id: both engines search the same cell
+and must find the same architecture (tests/test_engines.py on every space; scripts/check_engines.py
+on many seeds).
+
+* `reference`: `harness.freedarts.search` on the space's readable supernet, every op on its own,
+  one scoring pass after every removal. Kept unchanged as the oracle.
+* `fast`: the same search loop, the same supernet built from the same seeded RNG, with exact levers:
+  1. alpha-only gradients: every non-alpha parameter of the supernet has `requires_grad` off during
+     the search (restored after; a fused net holds detached weights), so a backward computes
+     dL/dalpha and no weight gradient. The alpha gradients are bit-identical (tested); hooks on
+     alpha still fire (MobileNet code mode).
+  2. no re-score after removing ops whose output is identically zero (`none`, by op name) under
+     raw alpha: the forward is unchanged, so the next step's scores are the ones that chose this
+     removal, with the removed entries 0 (what a re-score returns for a pruned op). The step is
+     still recorded in the trajectory (Fig. 2 step indices count it); `score_passes` counts the
+     passes run (NB201 iterative: 18 instead of 24). Not under softmax (removing `none` changes
+     the normalisation) nor with `reinit_weights_each_step` (the weights change every step).
+  3. the space's fused supernet, where `SpaceSpec.fast_supernet` is set (spaces/_fast/): built
+     from the prepared reference net, scored instead of it, rebuilt from it after a weight
+     re-initialisation. Spaces without one (or a configuration their factory does not fuse) run
+     the reference supernet with levers 1-2, whose scores are bit-identical to the reference's.
+     Not for a labelled batch (cross-entropy) in float32: those scores are so ill-conditioned in
+     float32 that any re-association moves them far more than the gaps that decide a removal
+     (measured on NB201, batch 64, seed 0: the reference's own float32 scores differ from its
+     float64 ones by a median 36 %, max 390 %; a fused net agreed on 0 of 3 iterative searches),
+     so there the fast engine keeps the reference supernet and levers 1-2 (same architecture, by
+     construction). FreeDARTS-D in float32 (|W|, all-ones input: reference float32 vs float64
+     1e-4 to 1e-2 relative) and every float64 search are fused.
+
+    >>> with start("fast", net, space, settings, batch) as run:
+    ...     result = zeros.score(run.net, batch)
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import torch
+
+from harness import zeros
+from spaces._supernet import Supernet
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("fast", "reference")
+DEFAULT_ENGINE = "fast"
+ZERO_OP = "none"  # the op name every DARTS-style space gives its Zero op (output x * 0)
+
+
+def check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)} "
+                         "(fast: same architectures, fewer seconds; reference: the readable oracle)")
+    return engine
+
+
+def zero_ops(space, net: Supernet) -> dict[str, list[int]]:
+    """Per alpha group, the columns of ops whose output is identically zero (named `none`)."""
+    return {g: [k for k, name in enumerate(space.op_names[g]) if name == ZERO_OP] for g in net.groups}
+
+
+class Run(AbstractContextManager):
+    """One search's engine state: the net the passes run on, and when a pass may be skipped.
+
+    `reference` is the identity: `net` is the reference supernet, every removal is re-scored and a
+    re-initialisation redraws its weights in place. Use as a context manager (the fast engine
+    freezes the weights' `requires_grad` and gives the final alive masks back to the reference net).
+    """
+
+    def __init__(self, engine: str, ref: Supernet, space, *, reinit_each_step: bool, fuse: bool = True) -> None:
+        self.engine = check_engine(engine)
+        self.ref, self.space = ref, space
+        self.fast = engine == "fast"
+        self._fuse_allowed = fuse
+        self._frozen: list[torch.nn.Parameter] = []
+        self.net: Supernet = ref
+        self.fused = False
+        # Lever 2 holds only while the forward of the remaining ops cannot change.
+        skip = self.fast and ref.alpha_transform == "raw" and not reinit_each_step
+        self._zero = {g: set(cols) for g, cols in zero_ops(space, ref).items()} if skip else {}
+
+    def __enter__(self) -> Run:
+        if self.fast:
+            self.net = self._fuse()
+            if self.net is self.ref:  # a fused net holds detached weights; the reference net needs freezing
+                alpha_ids = {id(a) for a in self.ref.alphas.values()}
+                self._frozen = [p for p in self.ref.parameters() if id(p) not in alpha_ids and p.requires_grad]
+                for p in self._frozen:
+                    p.requires_grad_(False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.net is not self.ref:
+            for g in self.ref.groups:
+                self.ref.set_alive(g, self.net.alive(g))
+        for p in self._frozen:
+            p.requires_grad_(True)
+        self._frozen = []
+        self.net = self.ref
+
+    def _fuse(self) -> Supernet:
+        factory = getattr(self.space, "fast_supernet", None)
+        if factory is None or not self._fuse_allowed:
+            return self.ref
+        device = next(iter(self.ref.alphas.values())).device
+        # A factory must draw nothing from the RNG; guard it so reinit draws match the reference.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            fused = factory(self.ref)
+        if fused is None:
+            log.info("space %s: no fused supernet for this configuration; reference supernet with the "
+                     "generic levers", self.space.name)
+            return self.ref
+        self.fused = True
+        return fused
+
+    def needs_rescore(self, removals: list[tuple[str, int, int]]) -> bool:
+        """False when every removal is a zero-output op and the forward therefore cannot change."""
+        return not self._zero or not all(op in self._zero.get(g, ()) for g, _, op in removals)
+
+    def carried_scores(self, scores: dict[str, torch.Tensor], removals) -> dict[str, torch.Tensor]:
+        """What a re-score after `removals` returns when `needs_rescore` is False: the same scores
+        with the removed entries 0 (they already are: a zero output has a zero gradient)."""
+        out = {g: s.clone() for g, s in scores.items()}
+        for g, row, op in removals:
+            out[g][row, op] = 0.0
+        return out
+
+    def reinit_weights(self, *, abs_weights: bool) -> None:
+        """Redraw the reference net's weights (same RNG draws as the reference engine), re-fuse."""
+        if self.net is not self.ref:
+            for g in self.ref.groups:
+                self.ref.set_alive(g, self.net.alive(g))
+        zeros.reinit_weights(self.ref, abs_weights=abs_weights)
+        if self.fused:
+            self.net = self._fuse()
+
+
+def fusion_is_exact_enough(ref: Supernet, batch) -> bool:
+    """Whether a fused supernet may score this search (lever 3): not a labelled batch in float32."""
+    return batch.labels is None or next(iter(ref.alphas.values())).dtype == torch.float64
+
+
+def start(engine: str, ref: Supernet, space, settings, batch) -> Run:
+    """The engine state for one `harness.freedarts.search` (use with `with`)."""
+    return Run(engine, ref, space, reinit_each_step=settings.reinit_weights_each_step,
+               fuse=fusion_is_exact_enough(ref, batch))
+
+
+# -- comparing the two engines (tests/test_engines.py, scripts/check_engines.py) --------------------
+NEAR_TIE = 1e-6  # issue 9: a mismatch is a defect unless the two deciding scores differ by less than this
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where two searches of the same cell first chose differently, and the scores that decided it.
+
+    `step`: trajectory step of the first differing removal, or -1 when every removal agreed and the
+    final derivation (one-shot, DARTS edges, NB1Shot1 parents) differed. `reference` / `fast`: the
+    (group, row, op) each engine chose there. `scores`: for each engine, its scores of both
+    candidates (reference's pick, fast's pick). `gap`: |a - b| / max(|a|, |b|) of the two candidates
+    under the reference engine's scores (nan when the rule is not a per-row argmax/argmin).
+    """
+
+    step: int
+    reference: tuple | None
+    fast: tuple | None
+    scores: dict
+    gap: float
+
+    @property
+    def near_tie(self) -> bool:
+        return self.gap < NEAR_TIE
+
+    def describe(self) -> str:
+        where = f"step {self.step}" if self.step >= 0 else "final derivation"
+        r, f = self.scores.get("reference", ()), self.scores.get("fast", ())
+        return (f"{where}: reference chose {self.reference}, fast chose {self.fast}; scores (ref pick, fast pick) "
+                f"under reference {tuple(f'{v:.9g}' for v in r)}, under fast {tuple(f'{v:.9g}' for v in f)}; "
+                f"relative gap {self.gap:.3g}" + (" (near tie)" if self.near_tie else ""))
+
+
+def _gap(a: float, b: float) -> float:
+    scale = max(abs(a), abs(b))
+    return abs(a - b) / scale if scale else 0.0
+
+
+def first_divergence(ref, fast) -> Divergence | None:
+    """None if both `freedarts.SearchResult`s made the same removals and derived the same architecture."""
+    for a, b in zip(ref.steps[1:], fast.steps[1:]):
+        pa, pb = (a.pruned_group, a.pruned_row, a.pruned_op), (b.pruned_group, b.pruned_row, b.pruned_op)
+        if pa != pb:
+            pick = {"reference": a.scores, "fast": b.scores}
+            scores = {k: (s[pa[0]][pa[1]][pa[2]], s[pb[0]][pb[1]][pb[2]]) for k, s in pick.items()}
+            return Divergence(a.step, pa, pb, scores, _gap(*scores["reference"]))
+    if ref.arch_key == fast.arch_key:
+        return None
+    # Same removals, different derivation: the first row whose best alive op differs (NB201, MobileNet).
+    for g, s_ref in ref.final_scores.items():
+        s_fast, alive = fast.final_scores[g], ref.alive[g]
+        best_ref = s_ref.masked_fill(~alive, float("-inf")).argmax(dim=1)
+        best_fast = s_fast.masked_fill(~alive, float("-inf")).argmax(dim=1)
+        for row in torch.nonzero(best_ref != best_fast).flatten().tolist():
+            kr, kf = int(best_ref[row]), int(best_fast[row])
+            scores = {"reference": (float(s_ref[row, kr]), float(s_ref[row, kf])),
+                      "fast": (float(s_fast[row, kr]), float(s_fast[row, kf]))}
+            return Divergence(-1, (g, row, kr), (g, row, kf), scores, _gap(*scores["reference"]))
+    return Divergence(-1, None, None, {}, float("nan"))  # a derivation rule over rows (DARTS edges)

@@ -1,0 +1,365 @@
+"""The fused NAS-Bench-201 supernet: `spaces.nasbench201.NB201Supernet`'s logits, fewer and larger ops.
+
+The reference search cell runs every alive op of every edge on its own (up to 30 ReLU-Conv-BN,
+pooling and identity calls per cell, each output scaled by one indexed alpha and summed). Here, per
+source node j of a cell (j = 0, 1, 2, with 3, 2, 1 out-edges):
+
+* the bases j sends on are computed once: the node itself (for its `skip_connect` edges), one
+  average pooling (for its `avg_pool_3x3` edges), ReLU once, the alive `nor_conv_*` ops of every
+  out-edge as ONE 3x3 convolution and ONE 1x1 matrix product (or, `conv_layout="packed"`, one
+  convolution with each 1x1 kernel at the centre of a zero 3x3 one), and ONE batch norm over all
+  those conv channels;
+* one matrix product mixes the bases into every later node: `carry = carry + A_j @ S_j`, where the
+  rows of `S_j` are the flattened bases, `A_j[t, b]` the mixing weight of base b on the edge
+  j -> t (0 where base b belongs to another edge), and `carry` the partial sums of the nodes not yet
+  complete. `A_j` is gathered from the [6, 5] mixing weights once per forward and shared by all 15
+  cells (alpha is shared), so alpha's gradient arrives through it;
+* `none` ops are not computed: their output is exactly 0 (their score is 0 in both nets).
+
+Why it gives the same numbers: a per-channel BN over concatenated channels normalises each channel
+as the per-op BNs do (search-cell BN has no affine, so alpha rides in the mixing matrix instead of
+the BN weight: one matrix product mixes every base, a BN weight would add an op); a conv with
+concatenated output channels computes each channel from the same weights; a zero-padded 1x1 kernel
+adds exact zeros; conv biases are kept (`search_conv_bias`) and BN eval mode uses the concatenated
+running statistics; float32 or float64, raw or softmax alpha all work. What differs is the order of
+float additions. The D-variant scores are ill-conditioned (a BN-normalised op output is summed
+against a near-constant gradient: the reference's own float32 scores differ from its float64 ones
+by 1e-4 to 1e-2 relative), so the fused scores differ from the reference's by a similar amount,
+and architectures agree except where two deciding scores are that close
+(tests/test_engines.py; scripts/check_engines.py reports every such case with its score gap).
+
+Measured choices (this 2-core CPU, 1 thread, interleaved micro-benchmarks): "split" was as fast as
+"packed" at batch 1 and faster at batch 64 (a packed 1x1 costs 9x its multiply-adds), so it is the
+default; the 1x1 convs of a batch-1 input run as one matrix product (faster than `conv2d` here);
+pooling runs in channels-last order (bit-identical, 1.6-2.4x faster than the NCHW kernel here);
+train-mode BN of one image runs as group norm with one group per channel (the same statistics:
+each channel's over H x W; 2.7x faster forward + backward than the batch-norm kernel here).
+
+The fused weights are rebuilt lazily, at the next forward after a mask change, over the alive ops
+only (pruned ops cost nothing; a removal changes one source node's conv weights, the rest come from
+a cache). Weights are copies: after the reference net's weights change (`zeros.reinit_weights`),
+build a new fused net with `fast_supernet(ref)`. No weight requires grad; BN in train mode uses batch
+statistics and leaves the running statistics alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spaces import nasbench201 as nb
+from spaces._supernet import Supernet
+
+SKIP, CONV1, CONV3, POOL = (nb.OPS.index(o) for o in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"))
+N_OPS = len(nb.OPS)
+ZERO_SLOT = len(nb.EDGES) * N_OPS  # index of a constant 0 appended to the flattened mixing weights
+CONV_LAYOUTS = ("split", "packed")
+
+
+def _detach(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach()
+
+
+class _BN:
+    """Batch-norm tensors applied functionally (train: batch stats, running stats untouched)."""
+
+    def __init__(self, weight, bias, mean, var, eps: float) -> None:
+        self.weight, self.bias, self.mean, self.var, self.eps = weight, bias, mean, var, eps
+
+    @classmethod
+    def of(cls, bn: nn.BatchNorm2d) -> _BN:
+        return cls(_detach(bn.weight), _detach(bn.bias), _detach(bn.running_mean), _detach(bn.running_var), bn.eps)
+
+    def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        if not training:
+            return torch.batch_norm(x, self.weight, self.bias, self.mean, self.var, False, 0.0, self.eps, False)
+        if x.shape[0] == 1:
+            # One image: batch statistics are each channel's over H x W, i.e. group norm with one group
+            # per channel (same formula, biased variance, same eps); its CPU kernel was 2.7x faster
+            # (forward + backward) than batch norm's at these shapes.
+            return torch.group_norm(x, x.shape[1], self.weight, self.bias, self.eps, False)
+        return torch.batch_norm(x, self.weight, self.bias, None, None, True, 0.0, self.eps, False)
+
+
+class _ResBlock:
+    """NB201's ResNet reduction block, functionally (same op order as `ResNetBasicBlock`)."""
+
+    def __init__(self, block: nb.ResNetBasicBlock) -> None:
+        conv_a, conv_b = block.conv_a[1], block.conv_b[1]
+        self.wa, self.sa, self.bna = conv_a.weight.detach(), conv_a.stride, _BN.of(block.conv_a[2])
+        self.wb, self.bnb = conv_b.weight.detach(), _BN.of(block.conv_b[2])
+        self.wd = block.downsample[1].weight.detach()
+
+    def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        a = self.bna(F.conv2d(F.relu(x), self.wa, stride=self.sa, padding=1), training)
+        b = self.bnb(F.conv2d(F.relu(a), self.wb, padding=1), training)
+        return F.conv2d(F.avg_pool2d(x, 2, stride=2, padding=0), self.wd) + b
+
+
+class _Source:
+    """What source node j of every cell sends on under the current mask (the same in all cells).
+
+    Bases, in row order: the node (if a `skip_connect` out-edge is alive), its pooling (if an
+    `avg_pool_3x3` one is), then the alive conv ops of all its out-edges, 1x1 ones first.
+    Targets: every later node (rows of edges with nothing alive but `none` are zero).
+    """
+
+    def __init__(self, j: int, alive: list[list[bool]]) -> None:
+        edges = [nb.EDGES.index((i, j)) for i in range(j + 1, nb.MAX_NODES)]
+        self.skip = any(alive[e][SKIP] for e in edges)
+        self.pool = any(alive[e][POOL] for e in edges)
+        self.conv1 = tuple((e, CONV1) for e in edges if alive[e][CONV1])
+        self.conv3 = tuple((e, CONV3) for e in edges if alive[e][CONV3])
+        kinds = ([SKIP] if self.skip else []) + ([POOL] if self.pool else [])
+        bases = [(None, k) for k in kinds] + list(self.conv1 + self.conv3)  # (edge, None = any edge; op)
+        self.n_bases = len(bases)
+        # index[t][b]: where base b's weight on the edge j -> t sits in the flattened [6 * 5 + 1] weights.
+        self.index = [[e * N_OPS + k if alive[e][k] and be in (None, e) else ZERO_SLOT for be, k in bases]
+                      for e in edges]
+
+    def conv_groups(self, layout: str) -> tuple[tuple[tuple[int, int], ...], ...]:
+        """The ops of each conv call: the 1x1 ones and the 3x3 ones, or all in one ("packed")."""
+        groups = (self.conv1 + self.conv3,) if layout == "packed" else (self.conv1, self.conv3)
+        return tuple(g for g in groups if g)
+
+
+class _CellConvs:
+    """One search cell's ReLU-Conv-BN ops, fused per group of alive ops on first use (cached).
+
+    A removal changes the conv ops of one source node, so after a mask change only that node's
+    fused weights are new; the others come from the cache.
+    """
+
+    def __init__(self, cell: nb.SearchCell) -> None:
+        self._cell = cell
+        self._convs: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._bns: dict[tuple, _BN] = {}
+
+    def conv(self, ops: tuple[tuple[int, int], ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(weight, bias) of one conv over `ops`; a 1x1 kernel among 3x3 ones is zero-padded."""
+        if ops not in self._convs:
+            convs = [self._cell.edges[e][k][1] for e, k in ops]  # ReLUConvBN = [ReLU, Conv2d, BatchNorm2d]
+            size = max(c.kernel_size[0] for c in convs)
+            weights = [c.weight.detach() for c in convs]
+            weights = [w if w.shape[-1] == size else F.pad(w, (size // 2,) * 4) for w in weights]
+            biases = [c.bias.detach() for c in convs] if convs[0].bias is not None else None
+            self._convs[ops] = (_cat(weights), None if biases is None else _cat(biases))
+        return self._convs[ops]
+
+    def bn(self, ops: tuple[tuple[int, int], ...]) -> _BN:
+        """One BN over the concatenated output channels of `ops` (affine=False: exact per channel).
+        Its running statistics are concatenated on first use in eval mode (train mode ignores them)."""
+        if ops not in self._bns:
+            bns = [self._cell.edges[e][k][2] for e, k in ops]
+            self._bns[ops] = _LazyStatsBN(bns)
+        return self._bns[ops]
+
+
+class _LazyStatsBN(_BN):
+    """A `_BN` over several BNs' channels whose running statistics are concatenated when first needed."""
+
+    def __init__(self, bns: list[nn.BatchNorm2d]) -> None:
+        super().__init__(None, None, None, None, bns[0].eps)
+        self._bns = bns
+
+    def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        if not training and self.mean is None:
+            self.mean = _cat([b.running_mean for b in self._bns])
+            self.var = _cat([b.running_var for b in self._bns])
+        return super().__call__(x, training)
+
+
+def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+
+
+class FastNB201Supernet(Supernet):
+    """Fused twin of an `NB201Supernet` (see the module docstring). Build with `fast_supernet(ref)`."""
+
+    def __init__(self, ref: nb.NB201Supernet, conv_layout: str = "split") -> None:
+        super().__init__(ref.alpha_transform)
+        if conv_layout not in CONV_LAYOUTS:
+            raise ValueError(f"unknown conv_layout {conv_layout!r}; valid: {', '.join(CONV_LAYOUTS)}")
+        self.alphas = ref.alphas  # the same Parameters: gradients land on the reference's alpha
+        for group, shape in ref._group_shapes.items():
+            self.register_buffer(f"alive_{group}", ref.alive(group).clone(), persistent=False)
+            self._group_shapes[group] = shape
+        self.options = ref.options
+        self.conv_layout = conv_layout
+        self.train(ref.training)
+        self._stem_w, self._stem_bn = ref.stem[0].weight.detach(), _BN.of(ref.stem[1])
+        self._layers = [_CellConvs(c) if isinstance(c, nb.SearchCell) else _ResBlock(c) for c in ref.cells]
+        self._head_bn = _BN.of(ref.lastact[0])
+        self._fc_w, self._fc_b = ref.classifier.weight.detach(), _detach(ref.classifier.bias)
+        self._planned_for: torch.Tensor | None = None  # the alive mask the plan below was made for
+
+    def _plan(self) -> None:
+        """Per source node: bases, conv groups and the gather index of its mixing matrix."""
+        alive = self.alive(nb.GROUP)
+        self._planned_for = alive.clone()
+        self._sources = [_Source(j, alive.tolist()) for j in range(nb.MAX_NODES - 1)]
+        self._groups = [s.conv_groups(self.conv_layout) for s in self._sources]
+        flat = [k for s in self._sources for row in s.index for k in row]
+        self._index = torch.tensor(flat, dtype=torch.long, device=alive.device)
+        self._sizes = [len(s.index) * s.n_bases for s in self._sources]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._planned_for is None or not torch.equal(self._planned_for, self.alive(nb.GROUP)):
+            self._plan()
+        w = self.mixing_weights(nb.GROUP)
+        # Every source's mixing matrix [targets, bases] from one gather, shared by all cells.
+        gathered = torch.cat([w.reshape(-1), w.new_zeros(1)])[self._index]
+        mix = [m.view(len(s.index), s.n_bases) for m, s in zip(gathered.split(self._sizes), self._sources)]
+        x = self._stem_bn(F.conv2d(x, self._stem_w, padding=1), self.training)
+        for layer in self._layers:
+            x = self._cell(x, layer, mix) if isinstance(layer, _CellConvs) else layer(x, self.training)
+        x = F.relu(self._head_bn(x, self.training))
+        return F.linear(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), self._fc_w, self._fc_b)
+
+    def _cell(self, x: torch.Tensor, convs: _CellConvs, mix: list[torch.Tensor]) -> torch.Tensor:
+        n, c, h, w = x.shape
+        # carry: [nodes j..3, N*C*H*W], the partial sums of the nodes not complete before source j.
+        # Split (not indexed) into node j and the rest: its backward is one cat, not zero-filled copies.
+        carry: torch.Tensor | None = None
+        for j, src in enumerate(self._sources):
+            rest = None
+            if j == 0:
+                xj = x
+            elif carry is not None:
+                head, rest = carry.split([1, carry.shape[0] - 1])
+                xj = head.view(n, c, h, w)
+            else:  # nothing but `none` reaches node j: it is exactly 0
+                xj = x.new_zeros(x.shape)
+            if not src.n_bases:
+                carry = rest
+                continue
+            bases = [xj] if src.skip else []
+            if src.pool:
+                bases.append(_AvgPool3x3.apply(xj))
+            if self._groups[j]:
+                r = torch.relu(xj)
+                ys = [_conv(r, *convs.conv(ops)) for ops in self._groups[j]]
+                y = ys[0] if len(ys) == 1 else torch.cat(ys, 1)
+                bases.append(convs.bn(sum(self._groups[j], ()))(y, self.training))
+            # Rows of S: one flattened [N*C*H*W] base each (a conv output holds one base per C channels).
+            if n == 1:
+                stacked = torch.cat([b.view(-1, c * h * w) for b in bases])
+            else:
+                stacked = torch.cat([b.view(n, -1, c * h * w).transpose(0, 1) for b in bases]).view(src.n_bases, -1)
+            carry = torch.mm(mix[j], stacked) if rest is None else torch.addmm(rest, mix[j], stacked)
+        return carry.view(n, c, h, w) if carry is not None else x.new_zeros(x.shape)
+
+
+def _conv(r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    n, c, h, w = r.shape
+    if n == 1 and weight.shape[-1] == 1:  # a batch-1 1x1 conv is one matrix product [out, C] @ [C, H*W]
+        w2, r2 = weight.view(weight.shape[0], c), r.view(c, h * w)
+        y = torch.mm(w2, r2) if bias is None else torch.addmm(bias.view(-1, 1), w2, r2)
+        return y.view(1, -1, h, w)
+    return torch.conv2d(r, weight, bias, 1, weight.shape[-1] // 2)
+
+
+class _AvgPool3x3(torch.autograd.Function):
+    """NB201's avg_pool_3x3 (count_include_pad=False), run in channels-last memory order.
+
+    PyTorch's channels-last CPU pooling kernels vectorise over channels; the NCHW ones loop per
+    output element. Each output is the same window sum in the same order divided by the same count:
+    bit-identical to `F.avg_pool2d` on the NCHW tensor, forward and backward (tested).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        xc = x.contiguous(memory_format=torch.channels_last)
+        ctx.save_for_backward(xc)
+        return F.avg_pool2d(xc, 3, stride=1, padding=1, count_include_pad=False).contiguous()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (xc,) = ctx.saved_tensors
+        g = grad.contiguous(memory_format=torch.channels_last)
+        return torch.ops.aten.avg_pool2d_backward(g, xc, [3, 3], [1, 1], [1, 1], False, False, None).contiguous()
+
+
+def avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
+    """`F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)`, bit-identical, channels-last kernels."""
+    return _AvgPool3x3.apply(x)
+
+
+def fast_supernet(ref: nb.NB201Supernet) -> FastNB201Supernet:
+    """The fused twin of a prepared reference NB201 supernet (see the module docstring)."""
+    return FastNB201Supernet(ref)
+
+
+# -- the discrete network, functionally (the zero_cost baseline's fast path) --------------------------
+def _layout(options: nb.NB201Options) -> list[tuple[int, bool]]:
+    """(channels, is_reduction) of every layer after the stem, as `_Macro._build_macro` lays them out."""
+    c, n = options.channels, options.cells_per_stage
+    return [(c, False)] * n + [(2 * c, True)] + [(2 * c, False)] * n + [(4 * c, True)] + [(4 * c, False)] * n
+
+
+def _drawn(module_cls, weight_shape: tuple[int, ...], bias: int | None = None) -> list[torch.Tensor]:
+    """A layer's parameters drawn by `module_cls.reset_parameters` itself (same init, same RNG draws)."""
+    holder = type("Holder", (), {})()
+    holder.weight = torch.empty(weight_shape)
+    holder.bias = None if bias is None else torch.empty(bias)
+    module_cls.reset_parameters(holder)
+    return [holder.weight] + ([] if holder.bias is None else [holder.bias])
+
+
+def discrete_params(genotype: nb.Genotype, num_classes: int, options: nb.NB201Options) -> list[torch.Tensor]:
+    """The conv and linear parameters `nb.discrete_network(genotype, num_classes, options)` draws at
+    construction, in construction order, from the global RNG, without building modules (its BN layers
+    draw nothing). Float32, CPU, as the modules draw them; tests check them equal to the module's."""
+    conv = nn.Conv2d
+    params = _drawn(conv, (options.channels, 3, 3, 3))  # stem
+    c_prev = options.channels
+    for c, reduce in _layout(options):
+        if reduce:  # ResNetBasicBlock: conv_a, conv_b, downsample conv
+            params += _drawn(conv, (c, c_prev, 3, 3)) + _drawn(conv, (c, c, 3, 3)) + _drawn(conv, (c, c_prev, 1, 1))
+        else:
+            for op in genotype.ops:
+                if op in ("nor_conv_1x1", "nor_conv_3x3"):
+                    k = 1 if op == "nor_conv_1x1" else 3
+                    params += _drawn(conv, (c, c, k, k))
+        c_prev = c
+    return params + _drawn(nn.Linear, (num_classes, c_prev), bias=num_classes)
+
+
+def discrete_forward_no_bn(genotype: nb.Genotype, params: list[torch.Tensor], x: torch.Tensor,
+                           options: nb.NB201Options, outputs: list[torch.Tensor]) -> torch.Tensor:
+    """The logits of `nb.discrete_network` with every BN removed (what SynFlow scores), functionally,
+    with `params` in `discrete_params` order. Appends to `outputs` the output of every conv and
+    linear layer without its bias (module order): the tensors SynFlow's per-layer sums are over.
+    `none` edges add exact zeros and are skipped."""
+    it = iter(params)
+
+    def layer(y: torch.Tensor) -> torch.Tensor:
+        outputs.append(y)
+        return y
+
+    x = layer(F.conv2d(x, next(it), padding=1))
+    for _, reduce in _layout(options):
+        if reduce:
+            wa, wb, wd = next(it), next(it), next(it)
+            a = layer(F.conv2d(F.relu(x), wa, stride=2, padding=1))
+            b = layer(F.conv2d(F.relu(a), wb, padding=1))
+            x = layer(F.conv2d(F.avg_pool2d(x, 2, stride=2), wd)) + b
+            continue
+        nodes = [x]
+        ops = iter(genotype.ops)
+        for i in range(1, nb.MAX_NODES):
+            terms = []
+            for (to, src), op in zip((e for e in nb.EDGES if e[0] == i), ops):
+                if op == "skip_connect":
+                    terms.append(nodes[src])
+                elif op == "avg_pool_3x3":
+                    terms.append(avg_pool_3x3(nodes[src]))
+                elif op in ("nor_conv_1x1", "nor_conv_3x3"):
+                    w = next(it)
+                    terms.append(layer(F.conv2d(F.relu(nodes[src]), w, padding=w.shape[-1] // 2)))
+            nodes.append(sum(terms[1:], terms[0]) if terms else torch.zeros_like(x))
+        x = nodes[-1]
+    weight, bias = next(it), next(it)
+    z = layer(torch.flatten(F.adaptive_avg_pool2d(F.relu(x), 1), 1) @ weight.t())
+    return z + bias
