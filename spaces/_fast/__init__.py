@@ -1,0 +1,1 @@
+"""Fused supernets of the fast ZEROS engine (see each module)."""

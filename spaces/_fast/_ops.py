@@ -1,0 +1,113 @@
+"""Building blocks shared by the fused DARTS, NB1Shot1 and MobileNet supernets.
+
+* `FusedSupernet`: the `Supernet` a fused net subclasses. It holds the reference net's alpha
+  `Parameter`s themselves (so `fast.alphas[g] is ref.alphas[g]`), copies of its alive masks and its
+  train/eval mode, and marks a group dirty when `set_alive` changes its mask; a subclass rebuilds
+  the fused weights of dirty groups lazily, at the next forward (one rebuild per pruning step).
+* `BN`: a batch norm applied functionally on concatenated channels. In train mode it uses batch
+  statistics (each channel is normalised over N*H*W exactly as its own `nn.BatchNorm2d` does) and
+  leaves running statistics alone (they never affect a train-mode forward); in eval mode it uses
+  the concatenated running statistics of the modules it replaces.
+* Kernel helpers: a k x k kernel centred in a zero K x K one, or a dilation-2 kernel written as a
+  dense one with zeros between its taps, computes the same sums plus exact zeros (on this CPU the
+  oneDNN dilated depthwise convolution is several times slower than the dense one it equals).
+
+Nothing here draws from the global RNG and no tensor built here requires grad.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spaces._supernet import Supernet
+
+
+class FusedSupernet(Supernet):
+    """Base of a fused supernet: the reference net's alphas, alive masks and mode; dirty tracking."""
+
+    def __init__(self, ref: Supernet) -> None:
+        super().__init__(ref.alpha_transform)
+        for group in ref.groups:
+            self.alphas[group] = ref.alphas[group]  # the same Parameter object: its .grad is the score's
+            self.register_buffer(f"alive_{group}", ref.alive(group).detach().clone(), persistent=False)
+            self._group_shapes[group] = tuple(ref._group_shapes[group])
+        self.train(ref.training)
+        self._dirty: set[str] = set(self.groups)
+
+    def set_alive(self, group: str, mask: torch.Tensor) -> None:
+        before = self.alive(group).clone()
+        super().set_alive(group, mask)
+        if not torch.equal(before, self.alive(group)):
+            self._dirty.add(group)
+
+    def train(self, mode: bool = True) -> FusedSupernet:
+        if mode != getattr(self, "training", None):
+            self._dirty = set(self._group_shapes)  # eval mode lays pooled rows out per edge (own BN stats)
+        return super().train(mode)
+
+    def _apply(self, fn, recurse: bool = True):
+        # The fused weights are copies on the reference net's device and dtype: a no-op .to() is fine,
+        # a real move or cast would leave them behind, so it is refused (before anything moves) with the fix.
+        alpha = next(iter(self.alphas.values())).detach()
+        probe = fn(alpha[:0])
+        if (probe.device, probe.dtype) != (alpha.device, alpha.dtype):
+            raise RuntimeError(
+                f"a fused supernet holds copies of the reference weights on {alpha.device} in {alpha.dtype}; move or "
+                "cast the reference net instead, then build a new fused net with fast_supernet(ref)")
+        return super()._apply(fn, recurse)
+
+
+def detached(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach()
+
+
+class BN:
+    """Functional batch norm over concatenated channels (see the module docstring)."""
+
+    def __init__(self, mean: torch.Tensor | None, var: torch.Tensor | None, eps: float,
+                 weight: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> None:
+        self.mean, self.var, self.eps, self.weight, self.bias = mean, var, eps, weight, bias
+
+    @classmethod
+    def of(cls, bn: nn.BatchNorm2d) -> BN:
+        return cls(detached(bn.running_mean), detached(bn.running_var), bn.eps, detached(bn.weight), detached(bn.bias))
+
+    @classmethod
+    def cat(cls, bns: list[nn.BatchNorm2d]) -> BN:
+        """The running statistics (and affine, if any) of several BNs with one eps, side by side."""
+        eps = {bn.eps for bn in bns}
+        if len(eps) > 1:
+            raise ValueError(f"cannot fuse batch norms with different eps {sorted(eps)}")
+        def cat(name):
+            ts = [getattr(bn, name) for bn in bns]
+            return None if any(t is None for t in ts) else torch.cat([t.detach() for t in ts])
+        return cls(cat("running_mean"), cat("running_var"), eps.pop(), cat("weight"), cat("bias"))
+
+    def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
+        if training:
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        return F.batch_norm(x, self.mean, self.var, self.weight, self.bias, False, 0.0, self.eps)
+
+
+def centred(w: torch.Tensor, size: int) -> torch.Tensor:
+    """[..., k, k] kernel in the centre of a zero [..., size, size] one (same output with padding (size-1)/2)."""
+    k = w.shape[-1]
+    if k == size:
+        return w
+    off = (size - k) // 2
+    out = w.new_zeros(*w.shape[:-2], size, size)
+    out[..., off:off + k, off:off + k] = w
+    return out
+
+
+def undilated(w: torch.Tensor, dilation: int) -> torch.Tensor:
+    """A dilated [..., k, k] kernel as the dense [..., d(k-1)+1, ...] one with zeros between its taps."""
+    if dilation == 1:
+        return w
+    k = w.shape[-1]
+    size = dilation * (k - 1) + 1
+    out = w.new_zeros(*w.shape[:-2], size, size)
+    out[..., ::dilation, ::dilation] = w
+    return out

@@ -1,0 +1,339 @@
+"""The fused DARTS supernet: `spaces.darts.DartsSupernet`'s logits with far fewer, larger tensor ops.
+
+The reference cell runs every alive op of each of its 14 edges on its own (a MixedOp is up to 7
+ops of 4-8 module calls each, every output scaled by one indexed alpha and summed). Here a cell
+works per *unit* of source states that are available together -- (s0, s1), then node 2, 3, 4
+(node 5 sends nothing) -- and every op of every out-edge of a unit is batched:
+
+* ReLU once per unit; every alive sep/dil conv of every out-edge reads it through ONE channel
+  gather, then one depthwise conv per kernel size (dense kernels: a dilation-2 3x3 kernel is a 5x5
+  one with zeros between its taps and runs with the sep 5x5 convs, a dilation-2 5x5 is a 9x9 one;
+  oneDNN's dilated depthwise path is several times slower on this CPU), ONE batched matmul for all
+  the pointwise 1x1 convs (`bmm` over ops) and ONE batch norm over the concatenated channels --
+  together with the FactorizedReduce skips (one dense matmul over the even/odd pixel phases) and the
+  pooled rows; the sep convs' second stage is one ReLU, depthwise conv(s), bmm and BN more;
+* max and avg pooling once per unit (not once per edge: in train mode a search BN normalises the
+  same tensor the same way for every edge; in eval mode each edge's pooled row gets its own
+  running statistics);
+* the unit's outputs are the rows of one matrix `Z` (one row = one op output or one shared basis:
+  a pooled or identity state) and ONE matrix product `M @ Z` adds them into every target node,
+  where `M[t, k]` is the mixing weight of row k on the edge into node t. `M` is gathered from the
+  [14, 8] mixing weights once per forward and shared by every cell of the type (alpha is shared),
+  so alpha's gradient arrives through it; `none` is never computed (its output is exactly 0);
+* the two preprocessing convs of a cell are one block-diagonal matmul and one BN.
+
+Why the numbers are the same: per-channel BN over concatenated channels normalises each channel as
+its own module does; a kernel inside a larger zero kernel adds exact zeros; only the order of float
+additions differs (tests: scores to ~1e-5 relative and the same architectures, both transforms,
+float32/float64, train/eval BN). The fused weights are copies, rebuilt (at the next forward) over
+the alive ops whenever an alive mask changes, so pruned ops cost nothing. No weight requires grad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from spaces import darts as dz
+from spaces._fast._ops import BN, FusedSupernet, centred, undilated
+
+NONE, MAX, AVG, SKIP, SEP3, SEP5, DIL3, DIL5 = range(len(dz.OPS))
+CONV_OPS = (SEP3, SEP5, DIL3, DIL5)
+SEP_OPS = (SEP3, SEP5)
+N_OPS = len(dz.OPS)
+ZERO_SLOT = len(dz.EDGES) * N_OPS  # index of the 0 appended to the flattened mixing weights
+# Depthwise convs per unit, by dense kernel size: (size, ops); ops in CONV_OPS order so each size
+# is one contiguous block of channels. Stage 2 is the sep convs' second depthwise conv.
+STAGE1 = ((3, (SEP3,)), (5, (SEP5, DIL3)), (9, (DIL5,)))
+STAGE2 = ((3, (SEP3,)), (5, (SEP5,)))
+UNITS = ((0, 1), (2,), (3,), (4,))  # source states computed together; state 5 feeds nothing
+_OFFSET = {node: sum(range(2, node)) for node in range(2, 2 + dz.STEPS)}  # first row of a node's edges
+
+
+def _row(node: int, src: int) -> int:
+    return _OFFSET[node] + src
+
+
+def _targets(unit: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(range(max(2, max(unit) + 1), 2 + dz.STEPS))
+
+
+def _edges(unit: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """(row, position of the source in the unit, target index) of every out-edge of a unit."""
+    first = _targets(unit)[0]
+    return [(_row(node, src), pos, node - first) for pos, src in enumerate(unit) for node in _targets(unit)]
+
+
+# -- plan: which rows are computed, shared by every cell of a type (depends on the mask only) ---------
+@dataclass
+class _UnitPlan:
+    stage1: list[tuple[int, list[int]]]  # per kernel size: (size, indices into that size's full list)
+    conv: list[int]  # alive conv instances, indices into the unit's full instance list
+    conv_pos: list[int]  # source position (in the unit) of each alive conv instance
+    n_sep: int
+    sep: list[int]  # alive sep instances, indices into the full sep list
+    stage2: list[tuple[int, list[int]]]
+    fr: list[int]  # alive FactorizedReduce skips, indices into the unit's edges
+    pools: list[tuple[int, list[int]]]  # (op, rows): train: one row per source; eval: per alive edge
+    pool_stats: list[int]  # eval: index into [MAX/AVG][edge] BN stats of each pooled row
+    identity: bool
+    m_index: list[list[int]]  # [targets][Z rows] flat index into the padded mixing weights
+    n_z: int
+
+
+def _plan(unit: tuple[int, ...], stride: int, alive: list[list[bool]], training: bool) -> _UnitPlan:
+    edges = _edges(unit)
+    n_t = len(_targets(unit))
+    full = [(op, e) for op in CONV_OPS for e in range(len(edges))]
+    conv = [k for k, (op, e) in enumerate(full) if alive[edges[e][0]][op]]
+    stage1 = []
+    for size, ops in STAGE1:
+        members = [(op, e) for op in ops for e in range(len(edges))]
+        stage1.append((size, [members.index(full[k]) for k in conv if full[k][0] in ops]))
+    sep_full = [(op, e) for op in SEP_OPS for e in range(len(edges))]
+    sep = [sep_full.index(full[k]) for k in conv if full[k][0] in SEP_OPS]
+    stage2 = []
+    for size, ops in STAGE2:
+        members = [(op, e) for op in ops for e in range(len(edges))]
+        stage2.append((size, [members.index(sep_full[k]) for k in sep if sep_full[k][0] in ops]))
+    z_entries: list[list[tuple[int, int]]] = [[(edges[full[k][1]][2], edges[full[k][1]][0] * N_OPS + full[k][0])]
+                                              for k in conv]
+    fr = []
+    if stride == 2:
+        fr = [e for e, (r, _, _) in enumerate(edges) if alive[r][SKIP]]
+        z_entries += [[(edges[e][2], edges[e][0] * N_OPS + SKIP)] for e in fr]
+    pools, pool_stats = [], []
+    for p_i, op in enumerate((MAX, AVG)):
+        live = [e for e, (r, _, _) in enumerate(edges) if alive[r][op]]
+        if not live:
+            continue
+        if training:  # one shared row per source state: BN(pool(x)) is the same for every edge
+            pools.append((op, list(range(len(unit)))))
+            z_entries += [[(t, r * N_OPS + op) for e, (r, q, t) in enumerate(edges) if q == pos and e in live]
+                          for pos in range(len(unit))]
+        else:  # one row per edge: each edge's BN has its own running statistics
+            pools.append((op, [edges[e][1] for e in live]))
+            pool_stats += [p_i * len(edges) + e for e in live]
+            z_entries += [[(edges[e][2], edges[e][0] * N_OPS + op)] for e in live]
+    identity = stride == 1 and any(alive[r][SKIP] for r, _, _ in edges)
+    if identity:
+        z_entries += [[(t, r * N_OPS + SKIP) for r, q, t in edges if q == pos and alive[r][SKIP]]
+                      for pos in range(len(unit))]
+    m_index = [[ZERO_SLOT] * len(z_entries) for _ in range(n_t)]
+    for k, entries in enumerate(z_entries):
+        for t, flat in entries:
+            m_index[t][k] = flat
+    n_sep = sum(1 for k in conv if full[k][0] in SEP_OPS)
+    return _UnitPlan(stage1, conv, [edges[full[k][1]][1] for k in conv], n_sep, sep, stage2, fr, pools,
+                     pool_stats, identity, m_index, len(z_entries))
+
+
+# -- weights: every op of every out-edge of a unit, stacked once; the alive rows picked per mask -----
+def _stack(ts: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([t.detach() for t in ts])
+
+
+class _UnitWeights:
+    """Full (all ops alive) stacked weights of one unit of one cell, and the alive selection."""
+
+    def __init__(self, cell: dz.SearchCell, unit: tuple[int, ...], c: int, stride: int) -> None:
+        self.c, self.stride, self.n_src = c, stride, len(unit)
+        edges = _edges(unit)
+        mixed = [cell.ops[r].ops for r, _, _ in edges]
+
+        def first_stage(op: int, m):  # (depthwise, pointwise, BN) of the op's first stage
+            stage = m[op][0] if op in SEP_OPS else m[op]
+            return stage[1], stage[2], stage[3]
+
+        dil = {SEP3: 1, SEP5: 1, DIL3: 2, DIL5: 2}
+        self.dw1 = [_stack([centred(undilated(first_stage(op, m)[0].weight, dil[op]), size)
+                            for op in ops for m in mixed]) for size, ops in STAGE1]
+        self.pw1 = _stack([first_stage(op, m)[1].weight[:, :, 0, 0] for op in CONV_OPS for m in mixed])
+        self.bn1 = [first_stage(op, m)[2] for op in CONV_OPS for m in mixed]
+        self.dw2 = [_stack([centred(m[op][1][1].weight, size) for op in ops for m in mixed]) for size, ops in STAGE2]
+        self.pw2 = _stack([m[op][1][2].weight[:, :, 0, 0] for op in SEP_OPS for m in mixed])
+        self.bn2 = [m[op][1][3] for op in SEP_OPS for m in mixed]
+        self.pool_bn = [m[op][1] for op in (MAX, AVG) for m in mixed]
+        self.fr, self.fr_bn = None, []
+        if stride == 2:  # FactorizedReduce: conv_1 on the even pixels, conv_2 on the odd ones, one matmul
+            n = len(unit)
+            w = torch.zeros(len(edges), c, 2 * n * c, dtype=self.pw1.dtype, device=self.pw1.device)
+            for e, (r, pos, _) in enumerate(edges):
+                fr = mixed[e][SKIP]
+                w[e, : c // 2, pos * c:(pos + 1) * c] = fr.conv_1.weight.detach()[:, :, 0, 0]
+                w[e, c // 2:, (n + pos) * c:(n + pos + 1) * c] = fr.conv_2.weight.detach()[:, :, 0, 0]
+                self.fr_bn.append(fr.bn)
+            self.fr = w
+
+    def select(self, plan: _UnitPlan, training: bool) -> None:
+        """The alive rows of every fused weight (called when the type's mask or the mode changes)."""
+        c, dev = self.c, self.pw1.device
+
+        def pick(t: torch.Tensor, idx: list[int]) -> torch.Tensor:
+            return t.index_select(0, torch.tensor(idx, dtype=torch.long, device=dev))
+
+        self.plan = plan
+        pos = torch.tensor(plan.conv_pos, dtype=torch.long, device=dev)
+        self.gather = (pos.view(-1, 1) * c + torch.arange(c, device=dev)).flatten()
+        self.w1 = [(size, len(idx), pick(w, idx).flatten(0, 1)) for (size, idx), w in zip(plan.stage1, self.dw1) if idx]
+        self.p1 = pick(self.pw1, plan.conv)
+        self.w2 = [(size, len(idx), pick(w, idx).flatten(0, 1)) for (size, idx), w in zip(plan.stage2, self.dw2) if idx]
+        self.p2 = pick(self.pw2, plan.sep)
+        self.f = pick(self.fr, plan.fr).flatten(0, 1) if plan.fr else None
+        bns1 = [self.bn1[k] for k in plan.conv] + [self.fr_bn[e] for e in plan.fr] + [self.pool_bn[k] for k in plan.pool_stats]
+        self.bn1_f = BN.cat(bns1) if bns1 and not training else BN(None, None, self.bn1[0].eps)
+        self.bn2_f = BN.cat([self.bn2[k] for k in plan.sep]) if plan.sep and not training else BN(None, None, self.bn2[0].eps)
+        self.pool_idx = [(op, torch.tensor(rows, dtype=torch.long, device=dev)) for op, rows in plan.pools]
+
+    def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor | None:
+        """Z [N, rows, C*H'*W'] of one unit: the outputs its out-edges mix (see `_plan` for the rows)."""
+        plan, c, s, n = self.plan, self.c, self.stride, x.shape[0]
+        h, w = (x.shape[2] + s - 1) // s, (x.shape[3] + s - 1) // s
+        parts = []  # inputs of the first BN, each [N, channels, H'*W']
+        r = F.relu(x) if plan.conv or plan.fr else None
+        if plan.conv:
+            g = r.index_select(1, self.gather)
+            y = _depthwise(g, self.w1, c, s)
+            parts.append(torch.matmul(self.p1, y.view(n, len(plan.conv), c, h * w)).view(n, -1, h * w))
+        if plan.fr:
+            phases = torch.cat([r[:, :, ::2, ::2], r[:, :, 1::2, 1::2]], 1).view(n, -1, h * w)
+            parts.append(torch.matmul(self.f, phases))
+        for op, rows in self.pool_idx:
+            p = F.max_pool2d(x, 3, s, 1) if op == MAX else F.avg_pool2d(x, 3, s, 1, count_include_pad=False)
+            if not training:  # one row per edge, for each edge's own BN statistics
+                p = p.view(n, self.n_src, -1).index_select(1, rows)
+            parts.append(p.view(n, -1, h * w))
+        z = []
+        if parts:
+            b1 = self.bn1_f((torch.cat(parts, 1) if len(parts) > 1 else parts[0]).view(n, -1, h, w), training)
+            n_sep = plan.n_sep
+            if n_sep:
+                y = _depthwise(F.relu(b1[:, : n_sep * c]), self.w2, c, 1)
+                p2 = torch.matmul(self.p2, y.view(n, n_sep, c, h * w)).view(n, -1, h, w)
+                z.append(self.bn2_f(p2, training).view(n, n_sep, -1))
+            if b1.shape[1] > n_sep * c:
+                z.append(b1[:, n_sep * c:].reshape(n, -1, c * h * w))
+        if plan.identity:
+            z.append(x.reshape(n, self.n_src, -1))
+        if not z:
+            return None
+        return torch.cat(z, 1) if len(z) > 1 else z[0]
+
+
+def _depthwise(x: torch.Tensor, kernels: list[tuple[int, int, torch.Tensor]], c: int, stride: int) -> torch.Tensor:
+    """One depthwise conv per kernel size over consecutive channel blocks of x, concatenated."""
+    ys, off = [], 0
+    for size, n, k in kernels:
+        ys.append(F.conv2d(x[:, off:off + n * c], k, None, stride, size // 2, 1, n * c))
+        off += n * c
+    return torch.cat(ys, 1) if len(ys) > 1 else ys[0]
+
+
+class _Cell:
+    """One search cell: fused preprocessing and its four units."""
+
+    def __init__(self, cell: dz.SearchCell, c: int) -> None:
+        self.reduction, self.c = cell.reduction, c
+        self.reduction_prev = isinstance(cell.preprocess0, dz.FactorizedReduce)
+        p0, p1 = cell.preprocess0, cell.preprocess1
+        w1 = p1[1].weight.detach()[:, :, 0, 0]  # [C, c_p]
+        if self.reduction_prev:  # s0 is twice as large: its even and odd pixel phases, then s1
+            a, b = p0.conv_1.weight.detach()[:, :, 0, 0], p0.conv_2.weight.detach()[:, :, 0, 0]
+            self.pre_w = torch.block_diag(a, b, w1)
+            self.pre_bn = [p0.bn, p1[2]]
+        else:
+            self.pre_w = torch.block_diag(p0[1].weight.detach()[:, :, 0, 0], w1)
+            self.pre_bn = [p0[2], p1[2]]
+        self.units = [_UnitWeights(cell, unit, c, 2 if self.reduction and unit == UNITS[0] else 1) for unit in UNITS]
+
+    def select(self, plans: list[_UnitPlan], training: bool) -> None:
+        self.pre_bn_f = BN.cat(self.pre_bn) if not training else BN(None, None, self.pre_bn[0].eps)
+        for u, plan in zip(self.units, plans):
+            u.select(plan, training)
+
+    def forward(self, r0: torch.Tensor, r1: torch.Tensor, mix: list[torch.Tensor], training: bool) -> torch.Tensor:
+        """r0, r1: ReLU of the two previous outputs; mix: the [targets, Z rows] matrix of each unit."""
+        h, w = r1.shape[2:]
+        if self.reduction_prev:
+            inp = torch.cat([r0[:, :, ::2, ::2], r0[:, :, 1::2, 1::2], r1], 1)
+        else:
+            inp = torch.cat([r0, r1], 1)
+        n = r1.shape[0]
+        x = self.pre_bn_f(torch.matmul(self.pre_w, inp.view(n, -1, h * w)).view(n, -1, h, w), training)
+        s = self.units[0].stride
+        hh, ww = (h + s - 1) // s, (w + s - 1) // s  # every node's size
+        nodes, acc = [], None
+        for k, (unit, m) in enumerate(zip(self.units, mix)):
+            z = unit.forward(x, training)
+            m = m.expand(n, -1, -1)
+            if k == 0:
+                acc = torch.bmm(m, z) if z is not None else x.new_zeros(n, m.shape[1], self.c * hh * ww)
+            elif z is not None:
+                acc = torch.baddbmm(acc, m, z)
+            nodes.append(acc[:, :1])
+            acc = acc[:, 1:]
+            x = nodes[-1].reshape(n, self.c, hh, ww)
+        return torch.cat(nodes, 1).view(n, len(nodes) * self.c, hh, ww)
+
+
+class FastDartsSupernet(FusedSupernet):
+    """Fused `DartsSupernet` (see the module docstring); built by `fast_supernet(ref)`."""
+
+    def __init__(self, ref: dz.DartsSupernet) -> None:
+        super().__init__(ref)
+        self.options = ref.options
+        self.imagenet = ref.options.stem == "imagenet"
+        stems = [ref.stem0[0], ref.stem0[1], ref.stem0[3], ref.stem0[4], ref.stem1[1], ref.stem1[2]] if self.imagenet \
+            else [ref.stem[0], ref.stem[1]]
+        self.stem = [(m.weight.detach(), m.stride, m.padding, BN.of(bn)) for m, bn in zip(stems[::2], stems[1::2])]
+        self.cells = [_Cell(cell, cell.ops[0].ops[SEP3][0][2].weight.shape[0]) for cell in ref.cells]
+        self.fc_w, self.fc_b = ref.classifier.weight.detach(), ref.classifier.bias.detach()
+        self._plans: dict[str, tuple[list[_UnitPlan], list[int], torch.Tensor]] = {}
+
+    def _rebuild(self, group: str) -> None:
+        alive = self.alive(group).tolist()
+        plans = [_plan(unit, 2 if group == "reduce" and unit == UNITS[0] else 1, alive, self.training) for unit in UNITS]
+        flat = [i for p in plans for row in p.m_index for i in row]
+        index = torch.tensor(flat, dtype=torch.long, device=self.alive(group).device)
+        self._plans[group] = (plans, [len(p.m_index) for p in plans], index)
+        for cell in self.cells:
+            if cell.reduction == (group == "reduce"):
+                cell.select(plans, self.training)
+
+    def _mixing(self, group: str) -> list[torch.Tensor]:
+        plans, rows, index = self._plans[group]
+        w = F.pad(self.mixing_weights(group).reshape(-1), (0, 1))  # [..., 0]: the ZERO_SLOT
+        m = w.index_select(0, index)
+        out, off = [], 0
+        for plan, t in zip(plans, rows):
+            out.append(m[off:off + t * plan.n_z].view(t, plan.n_z))
+            off += t * plan.n_z
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for group in sorted(self._dirty):
+            self._rebuild(group)
+        self._dirty.clear()
+        training = self.training
+        mix = {g: self._mixing(g) for g in dz.GROUPS}
+        if self.imagenet:  # stem0: conv-BN-ReLU-conv-BN; stem1: ReLU-conv-BN
+            (wa, sa, pa, ba), (wb, sb, pb, bb), (wc, sc, pc, bc) = self.stem
+            s0 = bb(F.conv2d(F.relu(ba(F.conv2d(x, wa, None, sa, pa), training)), wb, None, sb, pb), training)
+            r0 = F.relu(s0)
+            s1 = bc(F.conv2d(r0, wc, None, sc, pc), training)
+            r1 = F.relu(s1)
+        else:
+            (wa, sa, pa, ba), = self.stem
+            s1 = ba(F.conv2d(x, wa, None, sa, pa), training)
+            r0 = r1 = F.relu(s1)
+        for cell in self.cells:
+            s1 = cell.forward(r0, r1, mix["reduce" if cell.reduction else "normal"], training)
+            r0, r1 = r1, F.relu(s1)
+        return F.linear(torch.flatten(F.adaptive_avg_pool2d(s1, 1), 1), self.fc_w, self.fc_b)
+
+
+def fast_supernet(ref: dz.DartsSupernet) -> FastDartsSupernet:
+    """The fused net of a prepared reference DARTS supernet (same alphas, masks and mode)."""
+    return FastDartsSupernet(ref)
