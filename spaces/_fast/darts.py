@@ -175,16 +175,15 @@ class _UnitWeights:
             return t.index_select(0, torch.tensor(idx, dtype=torch.long, device=dev))
 
         self.plan = plan
-        pos = torch.tensor(plan.conv_pos, dtype=torch.long, device=dev)
-        self.gather = (pos.view(-1, 1) * c + torch.arange(c, device=dev)).flatten()
+        self.gather = torch.tensor(plan.conv_pos, dtype=torch.long, device=dev)  # source state of each conv
         self.w1 = [(size, len(idx), pick(w, idx).flatten(0, 1)) for (size, idx), w in zip(plan.stage1, self.dw1) if idx]
         self.p1 = pick(self.pw1, plan.conv)
         self.w2 = [(size, len(idx), pick(w, idx).flatten(0, 1)) for (size, idx), w in zip(plan.stage2, self.dw2) if idx]
         self.p2 = pick(self.pw2, plan.sep)
         self.f = pick(self.fr, plan.fr).flatten(0, 1) if plan.fr else None
         bns1 = [self.bn1[k] for k in plan.conv] + [self.fr_bn[e] for e in plan.fr] + [self.pool_bn[k] for k in plan.pool_stats]
-        self.bn1_f = BN.cat(bns1) if bns1 and not training else BN(None, None, self.bn1[0].eps)
-        self.bn2_f = BN.cat([self.bn2[k] for k in plan.sep]) if plan.sep and not training else BN(None, None, self.bn2[0].eps)
+        self.bn1_f = BN.cat(bns1) if bns1 else None
+        self.bn2_f = BN.cat([self.bn2[k] for k in plan.sep]) if plan.sep else None
         self.pool_idx = [(op, torch.tensor(rows, dtype=torch.long, device=dev)) for op, rows in plan.pools]
 
     def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor | None:
@@ -194,7 +193,7 @@ class _UnitWeights:
         parts = []  # inputs of the first BN, each [N, channels, H'*W']
         r = F.relu(x) if plan.conv or plan.fr else None
         if plan.conv:
-            g = r.index_select(1, self.gather)
+            g = r.view(n, self.n_src, -1).index_select(1, self.gather).view(n, -1, x.shape[2], x.shape[3])
             y = _depthwise(g, self.w1, c, s)
             parts.append(torch.matmul(self.p1, y.view(n, len(plan.conv), c, h * w)).view(n, -1, h * w))
         if plan.fr:
@@ -208,13 +207,14 @@ class _UnitWeights:
         z = []
         if parts:
             b1 = self.bn1_f((torch.cat(parts, 1) if len(parts) > 1 else parts[0]).view(n, -1, h, w), training)
-            n_sep = plan.n_sep
+            n_sep, n_rest = plan.n_sep, b1.shape[1] // c - plan.n_sep
+            sep, rest = b1.split([n_sep * c, n_rest * c], 1) if n_sep and n_rest else (b1, b1) if n_sep else (None, b1)
             if n_sep:
-                y = _depthwise(F.relu(b1[:, : n_sep * c]), self.w2, c, 1)
+                y = _depthwise(F.relu(sep), self.w2, c, 1)
                 p2 = torch.matmul(self.p2, y.view(n, n_sep, c, h * w)).view(n, -1, h, w)
                 z.append(self.bn2_f(p2, training).view(n, n_sep, -1))
-            if b1.shape[1] > n_sep * c:
-                z.append(b1[:, n_sep * c:].reshape(n, -1, c * h * w))
+            if n_rest:
+                z.append(rest.reshape(n, n_rest, c * h * w))
         if plan.identity:
             z.append(x.reshape(n, self.n_src, -1))
         if not z:
@@ -224,11 +224,11 @@ class _UnitWeights:
 
 def _depthwise(x: torch.Tensor, kernels: list[tuple[int, int, torch.Tensor]], c: int, stride: int) -> torch.Tensor:
     """One depthwise conv per kernel size over consecutive channel blocks of x, concatenated."""
-    ys, off = [], 0
-    for size, n, k in kernels:
-        ys.append(F.conv2d(x[:, off:off + n * c], k, None, stride, size // 2, 1, n * c))
-        off += n * c
-    return torch.cat(ys, 1) if len(ys) > 1 else ys[0]
+    if len(kernels) == 1:
+        size, n, k = kernels[0]
+        return F.conv2d(x, k, None, stride, size // 2, 1, n * c)
+    blocks = x.split([n * c for _, n, _ in kernels], 1)  # split, not slices: one cat in the backward
+    return torch.cat([F.conv2d(b, k, None, stride, size // 2, 1, n * c) for b, (size, n, k) in zip(blocks, kernels)], 1)
 
 
 class _Cell:
@@ -249,7 +249,7 @@ class _Cell:
         self.units = [_UnitWeights(cell, unit, c, 2 if self.reduction and unit == UNITS[0] else 1) for unit in UNITS]
 
     def select(self, plans: list[_UnitPlan], training: bool) -> None:
-        self.pre_bn_f = BN.cat(self.pre_bn) if not training else BN(None, None, self.pre_bn[0].eps)
+        self.pre_bn_f = BN.cat(self.pre_bn)
         for u, plan in zip(self.units, plans):
             u.select(plan, training)
 

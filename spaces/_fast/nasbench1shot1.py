@@ -1,0 +1,182 @@
+"""The fused NAS-Bench-1Shot1 (space 3) supernet: `spaces.nasbench1shot1.NB1Shot1Supernet`'s logits, fewer ops.
+
+The reference cell computes six 1x1 ConvBnRelu projections of the cell input one by one, then per
+node the weighted input sum and the three candidate ops, each scaled by an indexed alpha. Here:
+
+* every projection the alive masks need (node 1's, node i's when its `input` edge is alive, the
+  output projection when its edge is alive) is ONE matmul over the concatenated weights, ONE BN
+  (affine, as the reference's) and one ReLU;
+* per node, the 3x3 and 1x1 conv ops are ONE conv (the 1x1 kernel sits at the centre of a zero
+  3x3 one), ONE BN and one ReLU, beside one max pooling; their outputs are the rows of `Z_i`;
+* ONE matrix product `M_i @ Z_i` yields both the node's weighted contribution to the cell output
+  (row 0: w_out[i+1] * w_ops[i, k]) and its weighted contribution to the input of every later node
+  (rows j: w_in[j, i+1] * w_ops[i, k]); the projections enter the later inputs the same way. All `M_i`
+  come from the [5, 3] / [4, 5] / [1, 6] mixing weights by two gathers and one product per forward,
+  shared by the 9 cells, so alpha's gradients arrive through them.
+
+Only the order of float additions differs from the reference (w_in * (w_ops @ Z) is computed as
+(w_in * w_ops) @ Z). The fused weights are copies, rebuilt (at the next forward) over the alive
+ops and edges whenever a mask changes. `prunable_groups` and `row_keep` are the reference net's.
+No weight requires grad; train-mode BN uses batch statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from spaces import nasbench1shot1 as ns
+from spaces._fast._ops import BN, FusedSupernet, centred
+
+MAXPOOL, CONV3, CONV1 = range(len(ns.OPS))
+N = ns.N_NODES
+GI, GO, GP = ns.GROUP_INPUTS, ns.GROUP_OUTPUT, ns.GROUP_OPS
+N_COEF = N + (N - 1) * N  # flattened [w_out[0, 1:], w_in]; index N_COEF is a 0
+N_OPW = N * len(ns.OPS)  # flattened w_ops; index N_OPW is a 1
+
+
+@dataclass
+class _Plan:
+    proj: list[int]  # nodes (0-based, > 0) whose projection feeds their input
+    out_proj: bool
+    ops: list[list[int]]  # per node: alive op columns (the rows of Z_i)
+    m_coef: list[int]  # flat gather indices: coefficient of every M entry (all M's, then M_proj)
+    m_op: list[int]  # flat gather indices: op weight of every M entry
+    shapes: list[tuple[int, int]]  # per node: M_i's (rows, cols); then M_proj's
+
+
+def _coef(row: int, col: int) -> int:
+    """Flat index of w_in[row, col] in [w_out[0, 1:], w_in.flatten()]."""
+    return N + row * N + col
+
+
+def _plan(alive: dict[str, list]) -> _Plan:
+    ops = [[k for k in range(len(ns.OPS)) if alive[GP][i][k]] for i in range(N)]
+    proj = [i for i in range(1, N) if alive[GI][i - 1][0]]
+    m_coef, m_op, shapes = [], [], []
+    for i in range(N):
+        # row 0: the node's weight in the output; rows 1..: its weight in node j's input (j > i).
+        coefs = [i if alive[GO][0][i + 1] else N_COEF]
+        coefs += [_coef(j - 1, i + 1) if alive[GI][j - 1][i + 1] else N_COEF for j in range(i + 1, N)]
+        for c in coefs:
+            m_coef += [c] * len(ops[i])
+            m_op += [i * len(ns.OPS) + k for k in ops[i]]
+        shapes.append((len(coefs), len(ops[i])))
+    for j in range(1, N):  # M_proj [N-1 nodes, projections]: w_in[j-1, 0] where the projection is node j's
+        m_coef += [_coef(j - 1, 0) if p == j else N_COEF for p in proj]
+        m_op += [N_OPW] * len(proj)
+    shapes.append((N - 1, len(proj)))
+    return _Plan(proj, bool(alive[GO][0][0]), ops, m_coef, m_op, shapes)
+
+
+class _Cell:
+    """One search cell's weights: all projections and node convs, and their alive selection."""
+
+    def __init__(self, cell: ns.SearchCell) -> None:
+        convs = [p[0] for p in cell.projections] + [cell.output_projection[0]]
+        self.c = convs[0].out_channels
+        self.proj_w = torch.cat([m.weight.detach()[:, :, 0, 0] for m in convs])  # [10c, c_prev]
+        self.proj_bn = [p[1] for p in cell.projections] + [cell.output_projection[1]]
+        self.node_w = [torch.cat([m[CONV3][0].weight.detach(), centred(m[CONV1][0].weight.detach(), 3)])
+                       for m in cell.mixed_ops]  # [2c, c, 3, 3]: conv3x3, then conv1x1 centred
+        self.node_bn = [(m[CONV3][1], m[CONV1][1]) for m in cell.mixed_ops]
+
+    def select(self, plan: _Plan, training: bool) -> None:
+        c, dev = self.c, self.proj_w.device
+        blocks = [0] + plan.proj + ([N] if plan.out_proj else [])  # projection blocks (block N: 5c channels)
+        rows = torch.cat([torch.arange(b * c, (b + 1) * c if b < N else (2 * N) * c, device=dev) for b in blocks])
+        self.pw = self.proj_w.index_select(0, rows)
+        self.pbn = BN.cat([self.proj_bn[b] for b in blocks])
+        self.split = [c, len(plan.proj) * c, N * c if plan.out_proj else 0]
+        self.ops = plan.ops
+        self.nw, self.nbn, self.npad = [], [], []
+        for i, ops in enumerate(plan.ops):
+            convs = [k for k in ops if k != MAXPOOL]
+            if convs == [CONV3, CONV1]:
+                self.nw.append(self.node_w[i]); self.npad.append(1)
+            elif convs == [CONV3]:
+                self.nw.append(self.node_w[i][:c]); self.npad.append(1)
+            elif convs == [CONV1]:
+                self.nw.append(self.node_w[i][c:, :, 1:2, 1:2]); self.npad.append(0)
+            else:
+                self.nw.append(None); self.npad.append(0)
+            self.nbn.append(BN.cat([self.node_bn[i][k - CONV3] for k in convs]) if convs else None)
+
+    def forward(self, s0: torch.Tensor, mix: list[torch.Tensor], w_out0: torch.Tensor, training: bool) -> torch.Tensor:
+        n, _, h, w = s0.shape
+        p = F.relu(self.pbn(torch.matmul(self.pw, s0.view(n, -1, h * w)).view(n, -1, h, w), training))
+        x, pn, po = p.split(self.split, 1)
+        n_proj = self.split[1] // self.c
+        acc = torch.bmm(mix[N].expand(n, -1, -1), pn.reshape(n, n_proj, -1)) if n_proj \
+            else s0.new_zeros(n, N - 1, self.c * h * w)  # inputs of nodes 2..5 so far
+        outs = []
+        for i in range(N):
+            z = []
+            if self.ops[i][0] == MAXPOOL:
+                z.append(F.max_pool2d(x, 3, 1, 1).view(n, 1, -1))
+            if self.nw[i] is not None:
+                y = F.conv2d(x, self.nw[i], None, 1, self.npad[i])
+                z.append(F.relu(self.nbn[i](y, training)).view(n, -1, self.c * h * w))
+            r = torch.bmm(mix[i].expand(n, -1, -1), torch.cat(z, 1) if len(z) > 1 else z[0])
+            outs.append(r[:, :1])
+            if i < N - 1:
+                acc = acc + r[:, 1:]
+                x, acc = acc[:, 0].reshape(n, self.c, h, w), acc[:, 1:]
+        out = torch.cat(outs, 1).view(n, N * self.c, h, w)
+        return torch.addcmul(out, po, w_out0) if self.split[2] else out
+
+
+class FastNB1Shot1Supernet(FusedSupernet):
+    """Fused `NB1Shot1Supernet` (see the module docstring); built by `fast_supernet(ref)`."""
+
+    def __init__(self, ref: ns.NB1Shot1Supernet) -> None:
+        super().__init__(ref)
+        self.options = ref.options
+        self.prunable_groups, self.row_keep = ref.prunable_groups, ref.row_keep  # read by harness.freedarts
+        self.stem_w, self.stem_bn = ref.stem[0].weight.detach(), BN.of(ref.stem[1])
+        self.downsample_before = ref.downsample_before
+        self.cells = [_Cell(cell) for cell in ref.cells]
+        self.post_w, self.post_bn = ref.postprocess[1].weight.detach(), BN.of(ref.postprocess[2])
+        self.fc_w, self.fc_b = ref.classifier.weight.detach(), ref.classifier.bias.detach()
+
+    def _rebuild(self) -> None:
+        plan = _plan({g: self.alive(g).tolist() for g in self.groups})
+        dev = self.alive(GP).device
+        self._plan = plan
+        self._m_coef = torch.tensor(plan.m_coef, dtype=torch.long, device=dev)
+        self._m_op = torch.tensor(plan.m_op, dtype=torch.long, device=dev)
+        for cell in self.cells:
+            cell.select(plan, self.training)
+
+    def _mixing(self) -> tuple[list[torch.Tensor], torch.Tensor]:
+        w = {g: self.mixing_weights(g) for g in self.groups}
+        one = w[GP].new_ones(1)
+        coef = torch.cat([w[GO][0, 1:], w[GI].reshape(-1), one - one])  # ..., 0
+        opw = torch.cat([w[GP].reshape(-1), one])  # ..., 1
+        flat = coef.index_select(0, self._m_coef) * opw.index_select(0, self._m_op)
+        mats, off = [], 0
+        for rows, cols in self._plan.shapes:
+            mats.append(flat[off:off + rows * cols].view(rows, cols))
+            off += rows * cols
+        return mats, w[GO][0, 0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._dirty:
+            self._rebuild()
+            self._dirty.clear()
+        training = self.training
+        mix, w_out0 = self._mixing()
+        x = F.relu(self.stem_bn(F.conv2d(x, self.stem_w, None, 1, 1), training))
+        for i, cell in enumerate(self.cells):
+            if i in self.downsample_before:
+                x = F.max_pool2d(x, 2, 2, 1)
+            x = cell.forward(x, mix, w_out0, training)
+        x = self.post_bn(F.conv2d(F.relu(x), self.post_w), training)
+        return F.linear(x.flatten(2).mean(-1), self.fc_w, self.fc_b)
+
+
+def fast_supernet(ref: ns.NB1Shot1Supernet) -> FastNB1Shot1Supernet:
+    """The fused net of a prepared reference NB1Shot1 supernet (same alphas, masks, mode, pruning rules)."""
+    return FastNB1Shot1Supernet(ref)
