@@ -37,17 +37,17 @@ import torch
 import torch.nn.functional as F
 
 from spaces import darts as dz
-from spaces._fast._ops import BN, FusedSupernet, centred, undilated
+from spaces._fast._ops import BN, FusedSupernet, centred, depthwise_groups, undilated
 
 NONE, MAX, AVG, SKIP, SEP3, SEP5, DIL3, DIL5 = range(len(dz.OPS))
 CONV_OPS = (SEP3, SEP5, DIL3, DIL5)
 SEP_OPS = (SEP3, SEP5)
 N_OPS = len(dz.OPS)
 ZERO_SLOT = len(dz.EDGES) * N_OPS  # index of the 0 appended to the flattened mixing weights
-# Depthwise convs per unit, by dense kernel size: (size, ops); ops in CONV_OPS order so each size
-# is one contiguous block of channels. Stage 2 is the sep convs' second depthwise conv.
-STAGE1 = ((3, (SEP3,)), (5, (SEP5, DIL3)), (9, (DIL5,)))
-STAGE2 = ((3, (SEP3,)), (5, (SEP5,)))
+# Dense kernel size of each op's depthwise conv (a dilation-2 kxk kernel is a (2k-1)x(2k-1) one);
+# CONV_OPS is sorted by it, so the alive convs of a unit are ordered by kernel size.
+DENSE = {SEP3: 3, SEP5: 5, DIL3: 5, DIL5: 9}
+DILATION = {SEP3: 1, SEP5: 1, DIL3: 2, DIL5: 2}
 UNITS = ((0, 1), (2,), (3,), (4,))  # source states computed together; state 5 feeds nothing
 _OFFSET = {node: sum(range(2, node)) for node in range(2, 2 + dz.STEPS)}  # first row of a node's edges
 
@@ -69,12 +69,9 @@ def _edges(unit: tuple[int, ...]) -> list[tuple[int, int, int]]:
 # -- plan: which rows are computed, shared by every cell of a type (depends on the mask only) ---------
 @dataclass
 class _UnitPlan:
-    stage1: list[tuple[int, list[int]]]  # per kernel size: (size, indices into that size's full list)
-    conv: list[int]  # alive conv instances, indices into the unit's full instance list
+    conv: list[tuple[int, int]]  # alive (op, edge) conv instances, ops in CONV_OPS order
     conv_pos: list[int]  # source position (in the unit) of each alive conv instance
-    n_sep: int
-    sep: list[int]  # alive sep instances, indices into the full sep list
-    stage2: list[tuple[int, list[int]]]
+    n_sep: int  # the first n_sep convs are sep convs
     fr: list[int]  # alive FactorizedReduce skips, indices into the unit's edges
     pools: list[tuple[int, list[int]]]  # (op, rows): train: one row per source; eval: per alive edge
     pool_stats: list[int]  # eval: index into [MAX/AVG][edge] BN stats of each pooled row
@@ -86,20 +83,8 @@ class _UnitPlan:
 def _plan(unit: tuple[int, ...], stride: int, alive: list[list[bool]], training: bool) -> _UnitPlan:
     edges = _edges(unit)
     n_t = len(_targets(unit))
-    full = [(op, e) for op in CONV_OPS for e in range(len(edges))]
-    conv = [k for k, (op, e) in enumerate(full) if alive[edges[e][0]][op]]
-    stage1 = []
-    for size, ops in STAGE1:
-        members = [(op, e) for op in ops for e in range(len(edges))]
-        stage1.append((size, [members.index(full[k]) for k in conv if full[k][0] in ops]))
-    sep_full = [(op, e) for op in SEP_OPS for e in range(len(edges))]
-    sep = [sep_full.index(full[k]) for k in conv if full[k][0] in SEP_OPS]
-    stage2 = []
-    for size, ops in STAGE2:
-        members = [(op, e) for op in ops for e in range(len(edges))]
-        stage2.append((size, [members.index(sep_full[k]) for k in sep if sep_full[k][0] in ops]))
-    z_entries: list[list[tuple[int, int]]] = [[(edges[full[k][1]][2], edges[full[k][1]][0] * N_OPS + full[k][0])]
-                                              for k in conv]
+    conv = [(op, e) for op in CONV_OPS for e in range(len(edges)) if alive[edges[e][0]][op]]
+    z_entries: list[list[tuple[int, int]]] = [[(edges[e][2], edges[e][0] * N_OPS + op)] for op, e in conv]
     fr = []
     if stride == 2:
         fr = [e for e, (r, _, _) in enumerate(edges) if alive[r][SKIP]]
@@ -125,9 +110,9 @@ def _plan(unit: tuple[int, ...], stride: int, alive: list[list[bool]], training:
     for k, entries in enumerate(z_entries):
         for t, flat in entries:
             m_index[t][k] = flat
-    n_sep = sum(1 for k in conv if full[k][0] in SEP_OPS)
-    return _UnitPlan(stage1, conv, [edges[full[k][1]][1] for k in conv], n_sep, sep, stage2, fr, pools,
-                     pool_stats, identity, m_index, len(z_entries))
+    n_sep = sum(1 for op, _ in conv if op in SEP_OPS)
+    return _UnitPlan(conv, [edges[e][1] for _, e in conv], n_sep, fr, pools, pool_stats, identity, m_index,
+                     len(z_entries))
 
 
 # -- weights: every op of every out-edge of a unit, stacked once; the alive rows picked per mask -----
@@ -147,19 +132,18 @@ class _UnitWeights:
             stage = m[op][0] if op in SEP_OPS else m[op]
             return stage[1], stage[2], stage[3]
 
-        dil = {SEP3: 1, SEP5: 1, DIL3: 2, DIL5: 2}
-        self.dw1 = [_stack([centred(undilated(first_stage(op, m)[0].weight, dil[op]), size)
-                            for op in ops for m in mixed]) for size, ops in STAGE1]
-        self.pw1 = _stack([first_stage(op, m)[1].weight[:, :, 0, 0] for op in CONV_OPS for m in mixed])
-        self.bn1 = [first_stage(op, m)[2] for op in CONV_OPS for m in mixed]
-        self.dw2 = [_stack([centred(m[op][1][1].weight, size) for op in ops for m in mixed]) for size, ops in STAGE2]
-        self.pw2 = _stack([m[op][1][2].weight[:, :, 0, 0] for op in SEP_OPS for m in mixed])
-        self.bn2 = [m[op][1][3] for op in SEP_OPS for m in mixed]
+        # Per op, stacked over the unit's out-edges: depthwise kernels at their dense size, pointwise [C, C].
+        self.dw1 = {op: _stack([undilated(first_stage(op, m)[0].weight, DILATION[op]) for m in mixed]) for op in CONV_OPS}
+        self.pw1 = {op: _stack([first_stage(op, m)[1].weight[:, :, 0, 0] for m in mixed]) for op in CONV_OPS}
+        self.bn1 = {op: [first_stage(op, m)[2] for m in mixed] for op in CONV_OPS}
+        self.dw2 = {op: _stack([m[op][1][1].weight for m in mixed]) for op in SEP_OPS}
+        self.pw2 = {op: _stack([m[op][1][2].weight[:, :, 0, 0] for m in mixed]) for op in SEP_OPS}
+        self.bn2 = {op: [m[op][1][3] for m in mixed] for op in SEP_OPS}
         self.pool_bn = [m[op][1] for op in (MAX, AVG) for m in mixed]
         self.fr, self.fr_bn = None, []
         if stride == 2:  # FactorizedReduce: conv_1 on the even pixels, conv_2 on the odd ones, one matmul
             n = len(unit)
-            w = torch.zeros(len(edges), c, 2 * n * c, dtype=self.pw1.dtype, device=self.pw1.device)
+            w = torch.zeros(len(edges), c, 2 * n * c, dtype=self.pw1[SEP3].dtype, device=self.pw1[SEP3].device)
             for e, (r, pos, _) in enumerate(edges):
                 fr = mixed[e][SKIP]
                 w[e, : c // 2, pos * c:(pos + 1) * c] = fr.conv_1.weight.detach()[:, :, 0, 0]
@@ -169,28 +153,34 @@ class _UnitWeights:
 
     def select(self, plan: _UnitPlan, training: bool) -> None:
         """The alive rows of every fused weight (called when the type's mask or the mode changes)."""
-        c, dev = self.c, self.pw1.device
-
-        def pick(t: torch.Tensor, idx: list[int]) -> torch.Tensor:
-            return t.index_select(0, torch.tensor(idx, dtype=torch.long, device=dev))
-
-        self.plan = plan
+        dev = self.pw1[SEP3].device
+        self.plan, self._dw_for = plan, None  # depthwise kernels: grouped at the next forward (size-dependent)
         self.gather = torch.tensor(plan.conv_pos, dtype=torch.long, device=dev)  # source state of each conv
-        self.w1 = [(size, len(idx), pick(w, idx).flatten(0, 1)) for (size, idx), w in zip(plan.stage1, self.dw1) if idx]
-        self.p1 = pick(self.pw1, plan.conv)
-        self.w2 = [(size, len(idx), pick(w, idx).flatten(0, 1)) for (size, idx), w in zip(plan.stage2, self.dw2) if idx]
-        self.p2 = pick(self.pw2, plan.sep)
-        self.f = pick(self.fr, plan.fr).flatten(0, 1) if plan.fr else None
-        bns1 = [self.bn1[k] for k in plan.conv] + [self.fr_bn[e] for e in plan.fr] + [self.pool_bn[k] for k in plan.pool_stats]
-        self.bn1_f = BN.cat(bns1) if bns1 else None
-        self.bn2_f = BN.cat([self.bn2[k] for k in plan.sep]) if plan.sep else None
+        sep = plan.conv[: plan.n_sep]
+        self.p1 = torch.stack([self.pw1[op][e] for op, e in plan.conv]) if plan.conv else None
+        self.p2 = torch.stack([self.pw2[op][e] for op, e in sep]) if sep else None
+        self.f = self.fr.index_select(0, torch.tensor(plan.fr, device=dev)).flatten(0, 1) if plan.fr else None
+        bns1 = [self.bn1[op][e] for op, e in plan.conv] + [self.fr_bn[e] for e in plan.fr] + \
+            [self.pool_bn[k] for k in plan.pool_stats]
+        eps = self.bn1[SEP3][0].eps  # search-cell BNs: no affine, one eps; train mode needs no statistics
+        self.bn1_f = BN(None, None, eps) if training or not bns1 else BN.cat(bns1)
+        self.bn2_f = BN(None, None, eps) if training or not sep else BN.cat([self.bn2[op][e] for op, e in sep])
         self.pool_idx = [(op, torch.tensor(rows, dtype=torch.long, device=dev)) for op, rows in plan.pools]
+
+    def _depthwise_kernels(self, pixels_in: int, pixels_out: int) -> None:
+        """Group the alive depthwise convs into calls by kernel size (cost model of `_ops.depthwise_groups`)."""
+        plan, c = self.plan, self.c
+        self.w1 = _grouped([(DENSE[op], self.dw1[op][e]) for op, e in plan.conv], c, pixels_out)
+        self.w2 = _grouped([(DENSE[op], self.dw2[op][e]) for op, e in plan.conv[: plan.n_sep]], c, pixels_out)
+        self._dw_for = (pixels_in, pixels_out)
 
     def forward(self, x: torch.Tensor, training: bool) -> torch.Tensor | None:
         """Z [N, rows, C*H'*W'] of one unit: the outputs its out-edges mix (see `_plan` for the rows)."""
         plan, c, s, n = self.plan, self.c, self.stride, x.shape[0]
         h, w = (x.shape[2] + s - 1) // s, (x.shape[3] + s - 1) // s
         parts = []  # inputs of the first BN, each [N, channels, H'*W']
+        if plan.conv and self._dw_for != (x.shape[2] * x.shape[3], h * w):
+            self._depthwise_kernels(x.shape[2] * x.shape[3], h * w)
         r = F.relu(x) if plan.conv or plan.fr else None
         if plan.conv:
             g = r.view(n, self.n_src, -1).index_select(1, self.gather).view(n, -1, x.shape[2], x.shape[3])
@@ -220,6 +210,17 @@ class _UnitWeights:
         if not z:
             return None
         return torch.cat(z, 1) if len(z) > 1 else z[0]
+
+
+def _grouped(kernels: list[tuple[int, torch.Tensor]], c: int, pixels: int) -> list[tuple[int, int, torch.Tensor]]:
+    """(size, convs, [convs*C, 1, size, size] kernels) per depthwise call, kernels centred in the call's size."""
+    groups = depthwise_groups([size for size, _ in kernels], c, pixels)
+    out, start = [], 0
+    for n in groups:
+        size = max(s for s, _ in kernels[start:start + n])
+        out.append((size, n, torch.cat([centred(k, size) for _, k in kernels[start:start + n]])))
+        start += n
+    return out
 
 
 def _depthwise(x: torch.Tensor, kernels: list[tuple[int, int, torch.Tensor]], c: int, stride: int) -> torch.Tensor:
@@ -267,7 +268,7 @@ class _Cell:
         nodes, acc = [], None
         for k, (unit, m) in enumerate(zip(self.units, mix)):
             z = unit.forward(x, training)
-            m = m.expand(n, -1, -1)
+            m = m.unsqueeze(0) if n == 1 else m.expand(n, -1, -1)  # expand's backward is a sum
             if k == 0:
                 acc = torch.bmm(m, z) if z is not None else x.new_zeros(n, m.shape[1], self.c * hh * ww)
             elif z is not None:
