@@ -81,10 +81,10 @@ class _Block:
         z = []
         if self.ops:
             e = torch.matmul(self.w_exp, x.view(n, self.c_in, h * w)).view(n, -1, h, w)
-            e = _relu6(self.bn_exp(e, training))
+            e = F.hardtanh_(self.bn_exp(e, training), 0.0, 6.0)  # in place: BN's backward needs its input only
             parts = e.split(self.mids, 1) if len(self.ops) > 1 else (e,)
             d = [F.conv2d(p, self.dw[k], None, s, self.dw[k].shape[-1] // 2, 1, p.shape[1]) for p, k in zip(parts, self.ops)]
-            d = _relu6(self.bn_dw(torch.cat(d, 1) if len(d) > 1 else d[0], training))
+            d = F.hardtanh_(self.bn_dw(torch.cat(d, 1) if len(d) > 1 else d[0], training), 0.0, 6.0)
             blocks = d.split([nk * wk.shape[2] for nk, wk in self.groups], 1) if len(self.groups) > 1 else (d,)
             y = [torch.matmul(wk, b.reshape(n, nk, -1, ho * wo)) for b, (nk, wk) in zip(blocks, self.groups)]
             y = torch.cat(y, 1) if len(y) > 1 else y[0]  # [N, options, c_out, H'W']
@@ -92,7 +92,7 @@ class _Block:
         if self.skip:
             z.append(x.reshape(n, 1, -1))
         z = torch.cat(z, 1) if len(z) > 1 else z[0]
-        m = m.expand(n, -1, -1)
+        m = m.unsqueeze(0) if n == 1 else m.expand(n, -1, -1)  # expand's backward is a sum
         if self.residual:
             return torch.baddbmm(x.reshape(n, 1, -1), m, z).view(n, self.c_out, ho, wo)
         return torch.bmm(m, z).view(n, self.c_out, ho, wo)
