@@ -8,9 +8,10 @@ node the weighted input sum and the three candidate ops, each scaled by an index
   (affine, as the reference's) and one ReLU;
 * per node, the 3x3 conv and the 1x1 conv (a matmul) share ONE BN and one ReLU, beside one max
   pooling; their outputs are the rows of `Z_i`;
-* ONE matrix product `M_i @ Z_i` yields both the node's weighted contribution to the cell output
-  (row 0: w_out[i+1] * w_ops[i, k]) and its weighted contribution to the input of every later node
-  (rows j: w_in[j, i+1] * w_ops[i, k]); the projections enter the later inputs the same way. All `M_i`
+* ONE `baddbmm` per node adds `M_i @ Z_i` into an accumulator whose rows are the inputs of nodes
+  2..5 and the weighted outputs of nodes 1..5: row j-1 gets w_in[j-1, i+1] * w_ops[i, k] (node i's
+  share of node j's input), row 4+i gets w_out[i+1] * w_ops[i, k] (its share of the cell output);
+  the projections enter the inputs the same way, and the cell output is the last five rows. All `M_i`
   come from the [5, 3] / [4, 5] / [1, 6] mixing weights by two gathers and one product per forward,
   shared by the 9 cells, so alpha's gradients arrive through them.
 
@@ -52,22 +53,27 @@ def _coef(row: int, col: int) -> int:
     return N + row * N + col
 
 
+ROWS = 2 * N - 1  # accumulator rows: inputs of nodes 2..5 (rows 0..3), outputs of nodes 1..5 (rows 4..8)
+
+
 def _plan(alive: dict[str, list]) -> _Plan:
     ops = [[k for k in range(len(ns.OPS)) if alive[GP][i][k]] for i in range(N)]
     proj = [i for i in range(1, N) if alive[GI][i - 1][0]]
     m_coef, m_op, shapes = [], [], []
     for i in range(N):
-        # row 0: the node's weight in the output; rows 1..: its weight in node j's input (j > i).
-        coefs = [i if alive[GO][0][i + 1] else N_COEF]
-        coefs += [_coef(j - 1, i + 1) if alive[GI][j - 1][i + 1] else N_COEF for j in range(i + 1, N)]
+        # Node i's ops enter the input of every later node j (row j-1) and the cell output (row N-1+i).
+        coefs = [N_COEF] * ROWS
+        for j in range(i + 1, N):
+            coefs[j - 1] = _coef(j - 1, i + 1) if alive[GI][j - 1][i + 1] else N_COEF
+        coefs[N - 1 + i] = i if alive[GO][0][i + 1] else N_COEF
         for c in coefs:
             m_coef += [c] * len(ops[i])
             m_op += [i * len(ns.OPS) + k for k in ops[i]]
-        shapes.append((len(coefs), len(ops[i])))
-    for j in range(1, N):  # M_proj [N-1 nodes, projections]: w_in[j-1, 0] where the projection is node j's
-        m_coef += [_coef(j - 1, 0) if p == j else N_COEF for p in proj]
+        shapes.append((ROWS, len(ops[i])))
+    for row in range(ROWS):  # M_proj: w_in[j-1, 0] from node j's projection into node j's input (row j-1)
+        m_coef += [_coef(row, 0) if row < N - 1 and p == row + 1 else N_COEF for p in proj]
         m_op += [N_OPW] * len(proj)
-    shapes.append((N - 1, len(proj)))
+    shapes.append((ROWS, len(proj)))
     return _Plan(proj, bool(alive[GO][0][0]), ops, m_coef, m_op, shapes)
 
 
@@ -100,14 +106,17 @@ class _Cell:
         n, _, h, w = s0.shape
         p = F.relu(self.pbn(torch.matmul(self.pw, s0.view(n, -1, h * w)).view(n, -1, h, w), training))
         x, pn, po = p.split(self.split, 1)
-        n_proj = self.split[1] // self.c
-        acc = torch.bmm(mix[N].expand(n, -1, -1), pn.reshape(n, n_proj, -1)) if n_proj \
-            else s0.new_zeros(n, N - 1, self.c * h * w)  # inputs of nodes 2..5 so far
-        outs = []
+        n_proj, chw = self.split[1] // self.c, self.c * h * w
+        one = (lambda m: m.unsqueeze(0)) if n == 1 else (lambda m: m.expand(n, -1, -1))  # expand's backward sums
+        # acc rows: the inputs of nodes 2..5 and the (weighted) outputs of nodes 1..5, accumulated in place of
+        # the reference's per-candidate multiply-adds: one baddbmm per node.
+        acc = torch.bmm(one(mix[N]), pn.reshape(n, n_proj, chw)) if n_proj else s0.new_zeros(n, ROWS, chw)
         for i in range(N):
+            if i:
+                x = acc.select(1, i - 1).view(n, self.c, h, w)
             z = []
             if self.ops[i][0] == MAXPOOL:
-                z.append(F.max_pool2d(x, 3, 1, 1).view(n, 1, -1))
+                z.append(F.max_pool2d(x, 3, 1, 1).view(n, 1, chw))
             # The 3x3 conv and the 1x1 conv (a matmul) side by side, then one BN and ReLU over both. (One
             # conv with the 1x1 kernel centred in a zero 3x3 one costs 1.8x the multiply-adds: slower here.)
             y = []
@@ -117,13 +126,9 @@ class _Cell:
                 y.append(torch.matmul(self.conv1[i], x.reshape(n, self.c, h * w)))
             if y:
                 y = torch.cat(y, 1) if len(y) > 1 else y[0]
-                z.append(F.relu(self.nbn[i](y.view(n, -1, h, w), training)).view(n, -1, self.c * h * w))
-            r = torch.bmm(mix[i].expand(n, -1, -1), torch.cat(z, 1) if len(z) > 1 else z[0])
-            outs.append(r[:, :1])
-            if i < N - 1:
-                acc = acc + r[:, 1:]
-                x, acc = acc[:, 0].reshape(n, self.c, h, w), acc[:, 1:]
-        out = torch.cat(outs, 1).view(n, N * self.c, h, w)
+                z.append(F.relu(self.nbn[i](y.view(n, -1, h, w), training)).view(n, -1, chw))
+            acc = torch.baddbmm(acc, one(mix[i]), torch.cat(z, 1) if len(z) > 1 else z[0])
+        out = acc.narrow(1, N - 1, N).reshape(n, N * self.c, h, w)
         return torch.addcmul(out, po, w_out0) if self.split[2] else out
 
 
