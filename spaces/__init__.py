@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
+from spaces._fast import darts as _fast_darts, mobilenet as _fast_mobilenet, nasbench1shot1 as _fast_nasbench1shot1
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class SpaceSpec:
     sample_genotype: Callable | None = None  # (random.Random) -> a uniformly random genotype
     discrete_network: Callable | None = None  # (genotype, num_classes, options) -> nn.Module at init
     all_genotypes: Callable | None = None  # () -> every genotype, where the space is small enough (NB201)
+    fast_supernet: Callable | None = None   # (reference supernet) -> fused Supernet
 
 
 SPACES: dict[str, SpaceSpec] = {
@@ -110,6 +112,7 @@ SPACES: dict[str, SpaceSpec] = {
         op_names=nasbench1shot1.OP_NAMES,
         prunable_groups=(nasbench1shot1.GROUP_OPS,),  # inputs/output are scored and used by derive
         final_rescore=True,  # parents are chosen on the scores of the op-pruned supernet
+        fast_supernet=_fast_nasbench1shot1.fast_supernet,
     ),
     mobilenet.NAME: SpaceSpec(
         name=mobilenet.NAME,
@@ -128,6 +131,7 @@ SPACES: dict[str, SpaceSpec] = {
         row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
         op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
         flops=mobilenet.flops,
+        fast_supernet=_fast_mobilenet.fast_supernet,  # None in code_mode (not fused)
     ),
     darts.NAME: SpaceSpec(
         name=darts.NAME,
@@ -152,6 +156,7 @@ SPACES: dict[str, SpaceSpec] = {
         flops=darts.flops,
         sample_genotype=darts.sample_genotype,
         discrete_network=darts.discrete_network,
+        fast_supernet=_fast_darts.fast_supernet,
     ),
 }
 
