@@ -49,10 +49,10 @@ TARGETS = {  # name -> (space, dataset, space options)
 KEEP = (0.75, 0.5, 0.25)  # keep probabilities of the random masks before the one-op-per-row mask
 
 
-def build(target: str, seed: int):
+def build(target: str, seed: int, bn_mode: str = "train"):
     """The prepared reference net of a FreeDARTS-D cell of `target`, its fused net and the input."""
     space_name, dataset, options = TARGETS[target]
-    cell = resolve(CellConfig(space=space_name, dataset=dataset, variant="D", seed=seed,
+    cell = resolve(CellConfig(space=space_name, dataset=dataset, variant="D", seed=seed, bn_mode=bn_mode,
                               space_options=tuple(options.items())))
     space, info = get_space(space_name), DATASETS[dataset]
     torch.manual_seed(seed)

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from spaces import darts as dz
-from spaces._fast._ops import BN, FusedSupernet, centred, depthwise_groups, undilated
+from spaces._fast._ops import BN, FusedSupernet, centred, depthwise_groups, mix as mix_rows, undilated
 
 NONE, MAX, AVG, SKIP, SEP3, SEP5, DIL3, DIL5 = range(len(dz.OPS))
 CONV_OPS = (SEP3, SEP5, DIL3, DIL5)
@@ -254,7 +254,7 @@ class _Cell:
         for u, plan in zip(self.units, plans):
             u.select(plan, training)
 
-    def forward(self, r0: torch.Tensor, r1: torch.Tensor, mix: list[torch.Tensor], training: bool) -> torch.Tensor:
+    def forward(self, r0: torch.Tensor, r1: torch.Tensor, mix: list, training: bool) -> torch.Tensor:
         """r0, r1: ReLU of the two previous outputs; mix: the [targets, Z rows] matrix of each unit."""
         h, w = r1.shape[2:]
         if self.reduction_prev:
@@ -269,13 +269,13 @@ class _Cell:
         for k, (unit, m) in enumerate(zip(self.units, mix)):
             z = unit.forward(x, training)
             m = m.unsqueeze(0) if n == 1 else m.expand(n, -1, -1)  # expand's backward is a sum
-            if k == 0:
-                acc = torch.bmm(m, z) if z is not None else x.new_zeros(n, m.shape[1], self.c * hh * ww)
-            elif z is not None:
-                acc = torch.baddbmm(acc, m, z)
-            nodes.append(acc[:, :1])
-            acc = acc[:, 1:]
-            x = nodes[-1].reshape(n, self.c, hh, ww)
+            if z is not None:
+                acc = mix_rows(m, z, acc)
+            elif acc is None:
+                acc = x.new_zeros(n, m.shape[1], self.c * hh * ww)
+            node, acc = acc.split([1, acc.shape[1] - 1], 1)
+            nodes.append(node)
+            x = node.reshape(n, self.c, hh, ww)
         return torch.cat(nodes, 1).view(n, len(nodes) * self.c, hh, ww)
 
 
@@ -291,7 +291,7 @@ class FastDartsSupernet(FusedSupernet):
         self.stem = [(m.weight.detach(), m.stride, m.padding, BN.of(bn)) for m, bn in zip(stems[::2], stems[1::2])]
         self.cells = [_Cell(cell, cell.ops[0].ops[SEP3][0][2].weight.shape[0]) for cell in ref.cells]
         self.fc_w, self.fc_b = ref.classifier.weight.detach(), ref.classifier.bias.detach()
-        self._plans: dict[str, tuple[list[_UnitPlan], list[int], torch.Tensor]] = {}
+        self._plans: dict[str, tuple] = {}  # group -> (unit plans, M rows per unit, M gather index)
 
     def _rebuild(self, group: str) -> None:
         alive = self.alive(group).tolist()

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from spaces import mobilenet as mb
-from spaces._fast._ops import BN, FusedSupernet
+from spaces._fast._ops import BN, FusedSupernet, mix
 
 ORDER = (0, 2, 4, 1, 3, 5)  # MBConv columns sorted by (expand ratio, kernel): equal project shapes adjacent
 SKIP = mb.OPS.index(mb.SKIP)
@@ -93,9 +93,7 @@ class _Block:
             z.append(x.reshape(n, 1, -1))
         z = torch.cat(z, 1) if len(z) > 1 else z[0]
         m = m.unsqueeze(0) if n == 1 else m.expand(n, -1, -1)  # expand's backward is a sum
-        if self.residual:
-            return torch.baddbmm(x.reshape(n, 1, -1), m, z).view(n, self.c_out, ho, wo)
-        return torch.bmm(m, z).view(n, self.c_out, ho, wo)
+        return mix(m, z, x.reshape(n, 1, -1) if self.residual else None).view(n, self.c_out, ho, wo)
 
 
 class FastMobileNetSupernet(FusedSupernet):

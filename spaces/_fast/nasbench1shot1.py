@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from spaces import nasbench1shot1 as ns
-from spaces._fast._ops import BN, FusedSupernet
+from spaces._fast._ops import BN, FusedSupernet, mix as mix_rows
 
 MAXPOOL, CONV3, CONV1 = range(len(ns.OPS))
 N = ns.N_NODES
@@ -110,7 +110,7 @@ class _Cell:
         one = (lambda m: m.unsqueeze(0)) if n == 1 else (lambda m: m.expand(n, -1, -1))  # expand's backward sums
         # acc rows: the inputs of nodes 2..5 and the (weighted) outputs of nodes 1..5, accumulated in place of
         # the reference's per-candidate multiply-adds: one baddbmm per node.
-        acc = torch.bmm(one(mix[N]), pn.reshape(n, n_proj, chw)) if n_proj else s0.new_zeros(n, ROWS, chw)
+        acc = mix_rows(one(mix[N]), pn.reshape(n, n_proj, chw)) if n_proj else s0.new_zeros(n, ROWS, chw)
         for i in range(N):
             if i:
                 x = acc.select(1, i - 1).view(n, self.c, h, w)
@@ -127,7 +127,7 @@ class _Cell:
             if y:
                 y = torch.cat(y, 1) if len(y) > 1 else y[0]
                 z.append(F.relu(self.nbn[i](y.view(n, -1, h, w), training)).view(n, -1, chw))
-            acc = torch.baddbmm(acc, one(mix[i]), torch.cat(z, 1) if len(z) > 1 else z[0])
+            acc = mix_rows(one(mix[i]), torch.cat(z, 1) if len(z) > 1 else z[0], acc)
         out = acc.narrow(1, N - 1, N).reshape(n, N * self.c, h, w)
         return torch.addcmul(out, po, w_out0) if self.split[2] else out
 
