@@ -146,31 +146,58 @@ def depthwise_groups(sizes: list[int], channels: int, pixels: int) -> list[int]:
 
 
 class _Mix(torch.autograd.Function):
-    """out = base + m @ z (batched), with m's gradient (alpha's) summed in float64.
+    """out = base + m @ z (batched); m's gradient (alpha's) computed as the reference computes alpha's.
 
-    m's gradient is a dot product over D = C*H*W (1e4-1e5) terms per entry. A float32 gemm sums them
-    in long sequential runs: on MobileNet's small block-0 scores that was off by a third against
-    float64, three times the reference's own error (the reference multiplies then calls torch.sum,
-    a cascade sum); chunked float32 gemms did no better. Products of float32 numbers are exact in
-    float64, so a float64 gemm makes this step exact to ~1e-16 (block 0: the reference's error, measured),
-    for the cost of two casts; the z gradient stays a float32 gemm, as the reference's."""
+    The reference scales each op output by an alpha scalar, so alpha's gradient is `(g * out).sum()`:
+    a product, then torch's cascade sum over D = C*H*W (1e4-1e5) terms. A gemm sums the same terms in
+    another order. In float32 some scores cancel so much that the order decides them: MobileNet's
+    block-0 scores carry ~10% error in the reference itself (against float64), and with a gemm
+    (float32 or float64) seed 0's one-shot block 0 flipped, while products + torch.sum matched the
+    reference on seeds 0-4 (measured). So in float32 m's gradient is (g_row * z_row).sum(-1) for the
+    entries of m that can be non-zero (`used`); in float64 a gemm (already ~1e-16 per product)."""
 
     @staticmethod
-    def forward(ctx, base, m, z):
-        ctx.save_for_backward(m, z)
+    def forward(ctx, base, m, z, first, extra_rows, extra_cols):
+        ctx.save_for_backward(m, z, first, extra_rows, extra_cols)
         ctx.has_base = base is not None
         return torch.baddbmm(base, m, z) if base is not None else torch.bmm(m, z)
 
     @staticmethod
     def backward(ctx, g):
-        m, z = ctx.saved_tensors
+        m, z, first, extra_rows, extra_cols = ctx.saved_tensors
         grad_z = torch.bmm(m.transpose(1, 2), g) if ctx.needs_input_grad[2] else None
         grad_m = None
-        if ctx.needs_input_grad[1]:
-            grad_m = torch.bmm(g.double(), z.double().transpose(1, 2)).to(g.dtype)
-        return (g if ctx.has_base else None), grad_m, grad_z
+        if ctx.needs_input_grad[1] and z.dtype == torch.float64:
+            grad_m = torch.bmm(g, z.transpose(1, 2))
+        elif ctx.needs_input_grad[1]:
+            grad_m = g.new_zeros(m.shape)
+            cols = torch.arange(z.shape[1], device=z.device)
+            gf = g if g.shape[1] == 1 else g.index_select(1, first)  # one row: broadcast, no copy
+            grad_m[:, first, cols] = (gf * z).sum(-1)
+            if len(extra_rows):
+                grad_m[:, extra_rows, extra_cols] = (g.index_select(1, extra_rows) * z.index_select(1, extra_cols)).sum(-1)
+        return (g if ctx.has_base else None), grad_m, grad_z, None, None, None
 
 
-def mix(m: torch.Tensor, z: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
-    """[N, t, D] = base + m @ z for m [N, t, k] (often an expanded view of alpha-derived weights) and z [N, k, D]."""
-    return _Mix.apply(base, m, z)
+def mix(m: torch.Tensor, z: torch.Tensor, used: tuple, base: torch.Tensor | None = None) -> torch.Tensor:
+    """[N, t, D] = base + m @ z for m [N, t, k] (often an expanded view of alpha-derived weights) and z [N, k, D].
+
+    `used` (from `used_entries`) names the entries of m that can be non-zero: only their gradients are
+    computed (the others are structural zeros whose gradient lands on a constant)."""
+    return _Mix.apply(base, m, z, *used)
+
+
+def used_entries(index: list[list[int]], zero: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For a [t, k] gather-index matrix (`zero`: the index of a constant 0): per column one row whose entry is
+    used (row 0 if none is), then the (rows, cols) of the other used entries."""
+    t, k = len(index), len(index[0]) if index else 0
+    first, extra = [], []
+    for col in range(k):
+        rows = [r for r in range(t) if index[r][col] != zero]
+        first.append(rows[0] if rows else 0)
+        extra += [(r, col) for r in rows[1:]]
+
+    def as_long(v: list[int]) -> torch.Tensor:
+        return torch.tensor(v, dtype=torch.long, device=device)
+
+    return as_long(first), as_long([r for r, _ in extra]), as_long([c for _, c in extra])

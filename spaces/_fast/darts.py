@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from spaces import darts as dz
-from spaces._fast._ops import BN, FusedSupernet, centred, depthwise_groups, mix as mix_rows, undilated
+from spaces._fast._ops import BN, FusedSupernet, centred, depthwise_groups, mix as mix_rows, undilated, used_entries
 
 NONE, MAX, AVG, SKIP, SEP3, SEP5, DIL3, DIL5 = range(len(dz.OPS))
 CONV_OPS = (SEP3, SEP5, DIL3, DIL5)
@@ -255,7 +255,7 @@ class _Cell:
             u.select(plan, training)
 
     def forward(self, r0: torch.Tensor, r1: torch.Tensor, mix: list, training: bool) -> torch.Tensor:
-        """r0, r1: ReLU of the two previous outputs; mix: the [targets, Z rows] matrix of each unit."""
+        """r0, r1: ReLU of the two previous outputs; mix: per unit, its [targets, Z rows] matrix and used entries."""
         h, w = r1.shape[2:]
         if self.reduction_prev:
             inp = torch.cat([r0[:, :, ::2, ::2], r0[:, :, 1::2, 1::2], r1], 1)
@@ -266,11 +266,11 @@ class _Cell:
         s = self.units[0].stride
         hh, ww = (h + s - 1) // s, (w + s - 1) // s  # every node's size
         nodes, acc = [], None
-        for k, (unit, m) in enumerate(zip(self.units, mix)):
+        for k, (unit, (m, used)) in enumerate(zip(self.units, mix)):
             z = unit.forward(x, training)
             m = m.unsqueeze(0) if n == 1 else m.expand(n, -1, -1)  # expand's backward is a sum
             if z is not None:
-                acc = mix_rows(m, z, acc)
+                acc = mix_rows(m, z, used, acc)
             elif acc is None:
                 acc = x.new_zeros(n, m.shape[1], self.c * hh * ww)
             node, acc = acc.split([1, acc.shape[1] - 1], 1)
@@ -291,25 +291,26 @@ class FastDartsSupernet(FusedSupernet):
         self.stem = [(m.weight.detach(), m.stride, m.padding, BN.of(bn)) for m, bn in zip(stems[::2], stems[1::2])]
         self.cells = [_Cell(cell, cell.ops[0].ops[SEP3][0][2].weight.shape[0]) for cell in ref.cells]
         self.fc_w, self.fc_b = ref.classifier.weight.detach(), ref.classifier.bias.detach()
-        self._plans: dict[str, tuple] = {}  # group -> (unit plans, M rows per unit, M gather index)
+        self._plans: dict[str, tuple] = {}  # group -> (unit plans, M rows per unit, M gather index, M used entries)
 
     def _rebuild(self, group: str) -> None:
         alive = self.alive(group).tolist()
         plans = [_plan(unit, 2 if group == "reduce" and unit == UNITS[0] else 1, alive, self.training) for unit in UNITS]
         flat = [i for p in plans for row in p.m_index for i in row]
         index = torch.tensor(flat, dtype=torch.long, device=self.alive(group).device)
-        self._plans[group] = (plans, [len(p.m_index) for p in plans], index)
+        used = [used_entries(p.m_index, ZERO_SLOT, index.device) for p in plans]
+        self._plans[group] = (plans, [len(p.m_index) for p in plans], index, used)
         for cell in self.cells:
             if cell.reduction == (group == "reduce"):
                 cell.select(plans, self.training)
 
-    def _mixing(self, group: str) -> list[torch.Tensor]:
-        plans, rows, index = self._plans[group]
+    def _mixing(self, group: str) -> list[tuple[torch.Tensor, tuple]]:
+        plans, rows, index, used = self._plans[group]
         w = F.pad(self.mixing_weights(group).reshape(-1), (0, 1))  # [..., 0]: the ZERO_SLOT
         m = w.index_select(0, index)
         out, off = [], 0
-        for plan, t in zip(plans, rows):
-            out.append(m[off:off + t * plan.n_z].view(t, plan.n_z))
+        for plan, t, u in zip(plans, rows, used):
+            out.append((m[off:off + t * plan.n_z].view(t, plan.n_z), u))
             off += t * plan.n_z
         return out
 

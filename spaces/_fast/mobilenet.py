@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from spaces import mobilenet as mb
-from spaces._fast._ops import BN, FusedSupernet, mix
+from spaces._fast._ops import BN, FusedSupernet, mix, used_entries
 
 ORDER = (0, 2, 4, 1, 3, 5)  # MBConv columns sorted by (expand ratio, kernel): equal project shapes adjacent
 SKIP = mb.OPS.index(mb.SKIP)
@@ -72,6 +72,7 @@ class _Block:
                 self.groups.append((1, [self.project[k]], self.mids[ops.index(k)]))
         self.groups = [(n, torch.stack(ws)) for n, ws, _ in self.groups]
         self.skip = bool(alive[SKIP])
+        self.used = used_entries([[0] * (len(ops) + self.skip)], -1, self.dw[0].device)  # one row, all used
         return ops + ([SKIP] if self.skip else [])
 
     def forward(self, x: torch.Tensor, m: torch.Tensor, training: bool) -> torch.Tensor:
@@ -93,7 +94,7 @@ class _Block:
             z.append(x.reshape(n, 1, -1))
         z = torch.cat(z, 1) if len(z) > 1 else z[0]
         m = m.unsqueeze(0) if n == 1 else m.expand(n, -1, -1)  # expand's backward is a sum
-        return mix(m, z, x.reshape(n, 1, -1) if self.residual else None).view(n, self.c_out, ho, wo)
+        return mix(m, z, self.used, x.reshape(n, 1, -1) if self.residual else None).view(n, self.c_out, ho, wo)
 
 
 class FastMobileNetSupernet(FusedSupernet):

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from spaces import nasbench1shot1 as ns
-from spaces._fast._ops import BN, FusedSupernet, mix as mix_rows
+from spaces._fast._ops import BN, FusedSupernet, mix as mix_rows, used_entries
 
 MAXPOOL, CONV3, CONV1 = range(len(ns.OPS))
 N = ns.N_NODES
@@ -102,7 +102,8 @@ class _Cell:
             convs = [k for k in ops if k != MAXPOOL]
             self.nbn.append(BN.cat([self.node_bn[i][k - CONV3] for k in convs]) if convs else None)
 
-    def forward(self, s0: torch.Tensor, mix: list[torch.Tensor], w_out0: torch.Tensor, training: bool) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, mix: list[torch.Tensor], used: list[tuple], w_out0: torch.Tensor,
+                training: bool) -> torch.Tensor:
         n, _, h, w = s0.shape
         p = F.relu(self.pbn(torch.matmul(self.pw, s0.view(n, -1, h * w)).view(n, -1, h, w), training))
         x, pn, po = p.split(self.split, 1)
@@ -110,7 +111,7 @@ class _Cell:
         one = (lambda m: m.unsqueeze(0)) if n == 1 else (lambda m: m.expand(n, -1, -1))  # expand's backward sums
         # acc rows: the inputs of nodes 2..5 and the (weighted) outputs of nodes 1..5, accumulated in place of
         # the reference's per-candidate multiply-adds: one baddbmm per node.
-        acc = mix_rows(one(mix[N]), pn.reshape(n, n_proj, chw)) if n_proj else s0.new_zeros(n, ROWS, chw)
+        acc = mix_rows(one(mix[N]), pn.reshape(n, n_proj, chw), used[N]) if n_proj else s0.new_zeros(n, ROWS, chw)
         for i in range(N):
             if i:
                 x = acc.select(1, i - 1).view(n, self.c, h, w)
@@ -127,7 +128,7 @@ class _Cell:
             if y:
                 y = torch.cat(y, 1) if len(y) > 1 else y[0]
                 z.append(F.relu(self.nbn[i](y.view(n, -1, h, w), training)).view(n, -1, chw))
-            acc = mix_rows(one(mix[i]), torch.cat(z, 1) if len(z) > 1 else z[0], acc)
+            acc = mix_rows(one(mix[i]), torch.cat(z, 1) if len(z) > 1 else z[0], used[i], acc)
         out = acc.narrow(1, N - 1, N).reshape(n, N * self.c, h, w)
         return torch.addcmul(out, po, w_out0) if self.split[2] else out
 
@@ -151,6 +152,11 @@ class FastNB1Shot1Supernet(FusedSupernet):
         self._plan = plan
         self._m_coef = torch.tensor(plan.m_coef, dtype=torch.long, device=dev)
         self._m_op = torch.tensor(plan.m_op, dtype=torch.long, device=dev)
+        self._used, off = [], 0
+        for rows, cols in plan.shapes:
+            coef = plan.m_coef[off:off + rows * cols]
+            self._used.append(used_entries([coef[r * cols:(r + 1) * cols] for r in range(rows)], N_COEF, dev))
+            off += rows * cols
         for cell in self.cells:
             cell.select(plan, self.training)
 
@@ -176,7 +182,7 @@ class FastNB1Shot1Supernet(FusedSupernet):
         for i, cell in enumerate(self.cells):
             if i in self.downsample_before:
                 x = F.max_pool2d(x, 2, 2, 1)
-            x = cell.forward(x, mix, w_out0, training)
+            x = cell.forward(x, mix, self._used, w_out0, training)
         x = self.post_bn(F.conv2d(F.relu(x), self.post_w), training)
         return F.linear(x.flatten(2).mean(-1), self.fc_w, self.fc_b)
 
