@@ -5,28 +5,38 @@ ops of 4-8 module calls each, every output scaled by one indexed alpha and summe
 works per *unit* of source states that are available together -- (s0, s1), then node 2, 3, 4
 (node 5 sends nothing) -- and every op of every out-edge of a unit is batched:
 
-* ReLU once per unit; every alive sep/dil conv of every out-edge reads it through ONE channel
-  gather, then one depthwise conv per kernel size (dense kernels: a dilation-2 3x3 kernel is a 5x5
-  one with zeros between its taps and runs with the sep 5x5 convs, a dilation-2 5x5 is a 9x9 one;
-  oneDNN's dilated depthwise path is several times slower on this CPU), ONE batched matmul for all
-  the pointwise 1x1 convs (`bmm` over ops) and ONE batch norm over the concatenated channels --
-  together with the FactorizedReduce skips (one dense matmul over the even/odd pixel phases) and the
-  pooled rows; the sep convs' second stage is one ReLU, depthwise conv(s), bmm and BN more;
+* ReLU once per unit; every alive sep/dil conv of every out-edge reads it through ONE gather of
+  the source states, then the depthwise convs run in as few calls as pay (`_ops.depthwise_groups`:
+  each oneDNN depthwise call costs ~0.25 ms whatever its size on this CPU, so small kernels ride
+  centred in a larger call's zero kernel when that is cheaper; a dilation-2 kernel is always the
+  dense kernel with zeros between its taps, as oneDNN's dilated depthwise path is several times
+  slower), ONE batched matmul for all the pointwise 1x1 convs and ONE batch norm over the
+  concatenated channels -- together with the FactorizedReduce skips (one dense matmul over the
+  even/odd pixel phases) and the pooled rows; the sep convs' second stage is one ReLU, depthwise
+  conv(s), batched matmul and BN more;
 * max and avg pooling once per unit (not once per edge: in train mode a search BN normalises the
   same tensor the same way for every edge; in eval mode each edge's pooled row gets its own
   running statistics);
 * the unit's outputs are the rows of one matrix `Z` (one row = one op output or one shared basis:
-  a pooled or identity state) and ONE matrix product `M @ Z` adds them into every target node,
-  where `M[t, k]` is the mixing weight of row k on the edge into node t. `M` is gathered from the
-  [14, 8] mixing weights once per forward and shared by every cell of the type (alpha is shared),
-  so alpha's gradient arrives through it; `none` is never computed (its output is exactly 0);
+  a pooled or identity state) and ONE product `M @ Z` (`_ops.mix`) adds them into every target
+  node, where `M[t, k]` is the mixing weight of row k on the edge into node t. `M` is gathered from
+  the [14, 8] mixing weights once per forward and shared by every cell of the type (alpha is
+  shared), so alpha's gradient arrives through it, reduced as the reference reduces it (products,
+  then torch.sum); `none` is never computed (its output is exactly 0);
 * the two preprocessing convs of a cell are one block-diagonal matmul and one BN.
 
 Why the numbers are the same: per-channel BN over concatenated channels normalises each channel as
 its own module does; a kernel inside a larger zero kernel adds exact zeros; only the order of float
-additions differs (tests: scores to ~1e-5 relative and the same architectures, both transforms,
-float32/float64, train/eval BN). The fused weights are copies, rebuilt (at the next forward) over
-the alive ops whenever an alive mask changes, so pruned ops cost nothing. No weight requires grad.
+additions differs (tests/test_fast_spaces.py: scores to ~1e-9 relative in float64, ~1e-4 in float32,
+and the same architectures, both transforms, train/eval BN, one image or a batch). The fused
+weights are copies, rebuilt (at the next forward) over the alive ops whenever an alive mask changes,
+so pruned ops cost nothing. No weight requires grad.
+
+Caveat (a property of the reference setting, not of this module): with train-mode BN and a batch of
+ONE image (FreeDARTS-D), every cell output is a sum of per-channel-normalised maps (zero spatial
+mean), so the logits equal the classifier bias for every alpha and the scores are float rounding
+noise (~1e-9 in float32): no computation that re-associates a single addition reproduces them, and
+the fused and reference nets then derive unrelated architectures (scripts/check_fused_defaults.py).
 """
 
 from __future__ import annotations

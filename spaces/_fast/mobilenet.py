@@ -9,10 +9,11 @@ indexed alpha and summed). Here, per block:
 * one depthwise conv per alive option (kernels 3/5/7 differ), then ONE BN and one ReLU6;
 * the project 1x1 convs are ONE batched matmul per expand ratio (options are ordered (e3: k3, k5,
   k7), (e6: k3, k5, k7), so equal shapes are adjacent), then ONE BN;
-* ONE `baddbmm` mixes the option outputs (rows of `Z`; the identity `skip` option is the input as
-  one more row) with the block's alpha row and adds the residual. The mixing rows of all 21
+* ONE `baddbmm` (`_ops.mix`) mixes the option outputs (rows of `Z`; the identity `skip` option
+  is the input as one more row) with the block's alpha row and adds the residual. The mixing rows of all 21
   blocks are gathered from the [21, 7] mixing weights once per forward, so alpha's gradient
-  arrives through them.
+  arrives through them, reduced as the reference reduces it (products, then torch.sum: with a gemm
+  instead, seed 0's one-shot block 0 flipped inside the reference's own float32 error).
 
 At 224x224 this network is compute-bound; most of the saving is that no weight gradient is computed
 (the reference computes one for every conv of every option) and that 1x1 convs are plain matmuls.

@@ -16,8 +16,11 @@ node the weighted input sum and the three candidate ops, each scaled by an index
   shared by the 9 cells, so alpha's gradients arrive through them.
 
 Only the order of float additions differs from the reference (w_in * (w_ops @ Z) is computed as
-(w_in * w_ops) @ Z). The fused weights are copies, rebuilt (at the next forward) over the alive
-ops and edges whenever a mask changes. `prunable_groups` and `row_keep` are the reference net's.
+(w_in * w_ops) @ Z; alpha's gradient is reduced as the reference reduces it, `_ops.mix`). Caveat:
+with train-mode BN and one input image the postprocess BN makes the logits the classifier bias for
+every alpha, so FreeDARTS-D scores are rounding noise there (see spaces/_fast/darts.py); the fused
+net happens to reproduce that noise closely (scripts/check_fused_defaults.py). The fused weights
+are copies, rebuilt (at the next forward) over the alive ops and edges whenever a mask changes. `prunable_groups` and `row_keep` are the reference net's.
 No weight requires grad; train-mode BN uses batch statistics.
 """
 
