@@ -175,7 +175,8 @@ class _Mix(torch.autograd.Function):
             gf = g if g.shape[1] == 1 else g.index_select(1, first)  # one row: broadcast, no copy
             grad_m[:, first, cols] = (gf * z).sum(-1)
             if len(extra_rows):
-                grad_m[:, extra_rows, extra_cols] = (g.index_select(1, extra_rows) * z.index_select(1, extra_cols)).sum(-1)
+                ge, ze = g.index_select(1, extra_rows), z.index_select(1, extra_cols)
+                grad_m[:, extra_rows, extra_cols] = (ge * ze).sum(-1)
         return (g if ctx.has_base else None), grad_m, grad_z, None, None, None
 
 

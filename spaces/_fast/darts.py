@@ -143,7 +143,8 @@ class _UnitWeights:
             return stage[1], stage[2], stage[3]
 
         # Per op, stacked over the unit's out-edges: depthwise kernels at their dense size, pointwise [C, C].
-        self.dw1 = {op: _stack([undilated(first_stage(op, m)[0].weight, DILATION[op]) for m in mixed]) for op in CONV_OPS}
+        self.dw1 = {op: _stack([undilated(first_stage(op, m)[0].weight, DILATION[op]) for m in mixed])
+                    for op in CONV_OPS}
         self.pw1 = {op: _stack([first_stage(op, m)[1].weight[:, :, 0, 0] for m in mixed]) for op in CONV_OPS}
         self.bn1 = {op: [first_stage(op, m)[2] for m in mixed] for op in CONV_OPS}
         self.dw2 = {op: _stack([m[op][1][1].weight for m in mixed]) for op in SEP_OPS}
@@ -305,7 +306,8 @@ class FastDartsSupernet(FusedSupernet):
 
     def _rebuild(self, group: str) -> None:
         alive = self.alive(group).tolist()
-        plans = [_plan(unit, 2 if group == "reduce" and unit == UNITS[0] else 1, alive, self.training) for unit in UNITS]
+        plans = [_plan(unit, 2 if group == "reduce" and unit == UNITS[0] else 1, alive, self.training)
+                 for unit in UNITS]
         flat = [i for p in plans for row in p.m_index for i in row]
         index = torch.tensor(flat, dtype=torch.long, device=self.alive(group).device)
         used = [used_entries(p.m_index, ZERO_SLOT, index.device) for p in plans]

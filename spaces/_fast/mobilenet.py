@@ -85,7 +85,8 @@ class _Block:
             e = torch.matmul(self.w_exp, x.view(n, self.c_in, h * w)).view(n, -1, h, w)
             e = F.hardtanh_(self.bn_exp(e, training), 0.0, 6.0)  # in place: BN's backward needs its input only
             parts = e.split(self.mids, 1) if len(self.ops) > 1 else (e,)
-            d = [F.conv2d(p, self.dw[k], None, s, self.dw[k].shape[-1] // 2, 1, p.shape[1]) for p, k in zip(parts, self.ops)]
+            d = [F.conv2d(p, self.dw[k], None, s, self.dw[k].shape[-1] // 2, 1, p.shape[1])
+                 for p, k in zip(parts, self.ops)]
             d = F.hardtanh_(self.bn_dw(torch.cat(d, 1) if len(d) > 1 else d[0], training), 0.0, 6.0)
             blocks = d.split([nk * wk.shape[2] for nk, wk in self.groups], 1) if len(self.groups) > 1 else (d,)
             y = [torch.matmul(wk, b.reshape(n, nk, -1, ho * wo)) for b, (nk, wk) in zip(blocks, self.groups)]

@@ -20,7 +20,8 @@ Only the order of float additions differs from the reference (w_in * (w_ops @ Z)
 with train-mode BN and one input image the postprocess BN makes the logits the classifier bias for
 every alpha, so FreeDARTS-D scores are rounding noise there (see spaces/_fast/darts.py); the fused
 net happens to reproduce that noise closely (scripts/check_fused_defaults.py). The fused weights
-are copies, rebuilt (at the next forward) over the alive ops and edges whenever a mask changes. `prunable_groups` and `row_keep` are the reference net's.
+are copies, rebuilt (at the next forward) over the alive ops and edges whenever a mask changes.
+`prunable_groups` and `row_keep` are the reference net's.
 No weight requires grad; train-mode BN uses batch statistics.
 """
 
