@@ -157,27 +157,26 @@ class _Mix(torch.autograd.Function):
     entries of m that can be non-zero (`used`); in float64 a gemm (already ~1e-16 per product)."""
 
     @staticmethod
-    def forward(ctx, base, m, z, first, extra_rows, extra_cols):
-        ctx.save_for_backward(m, z, first, extra_rows, extra_cols)
+    def forward(ctx, base, m, z, first, cols, extra_rows, extra_cols):
+        ctx.save_for_backward(m, z, first, cols, extra_rows, extra_cols)
         ctx.has_base = base is not None
         return torch.baddbmm(base, m, z) if base is not None else torch.bmm(m, z)
 
     @staticmethod
     def backward(ctx, g):
-        m, z, first, extra_rows, extra_cols = ctx.saved_tensors
+        m, z, first, cols, extra_rows, extra_cols = ctx.saved_tensors
         grad_z = torch.bmm(m.transpose(1, 2), g) if ctx.needs_input_grad[2] else None
         grad_m = None
         if ctx.needs_input_grad[1] and z.dtype == torch.float64:
             grad_m = torch.bmm(g, z.transpose(1, 2))
         elif ctx.needs_input_grad[1]:
             grad_m = g.new_zeros(m.shape)
-            cols = torch.arange(z.shape[1], device=z.device)
             gf = g if g.shape[1] == 1 else g.index_select(1, first)  # one row: broadcast, no copy
             grad_m[:, first, cols] = (gf * z).sum(-1)
             if len(extra_rows):
                 ge, ze = g.index_select(1, extra_rows), z.index_select(1, extra_cols)
                 grad_m[:, extra_rows, extra_cols] = (ge * ze).sum(-1)
-        return (g if ctx.has_base else None), grad_m, grad_z, None, None, None
+        return (g if ctx.has_base else None), grad_m, grad_z, None, None, None, None
 
 
 def mix(m: torch.Tensor, z: torch.Tensor, used: tuple, base: torch.Tensor | None = None) -> torch.Tensor:
@@ -188,9 +187,9 @@ def mix(m: torch.Tensor, z: torch.Tensor, used: tuple, base: torch.Tensor | None
     return _Mix.apply(base, m, z, *used)
 
 
-def used_entries(index: list[list[int]], zero: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def used_entries(index: list[list[int]], zero: int, device) -> tuple[torch.Tensor, ...]:
     """For a [t, k] gather-index matrix (`zero`: the index of a constant 0): per column one row whose entry is
-    used (row 0 if none is), then the (rows, cols) of the other used entries."""
+    used (row 0 if none is) and the columns 0..k-1, then the (rows, cols) of the other used entries."""
     t, k = len(index), len(index[0]) if index else 0
     first, extra = [], []
     for col in range(k):
@@ -201,4 +200,4 @@ def used_entries(index: list[list[int]], zero: int, device) -> tuple[torch.Tenso
     def as_long(v: list[int]) -> torch.Tensor:
         return torch.tensor(v, dtype=torch.long, device=device)
 
-    return as_long(first), as_long([r for r, _ in extra]), as_long([c for _, c in extra])
+    return as_long(first), as_long(list(range(k))), as_long([r for r, _ in extra]), as_long([c for _, c in extra])
