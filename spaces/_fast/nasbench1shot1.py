@@ -8,15 +8,15 @@ node the weighted input sum and the three candidate ops, each scaled by an index
   (affine, as the reference's) and one ReLU;
 * per node, the 3x3 conv and the 1x1 conv (a matmul) share ONE BN and one ReLU, beside one max
   pooling; their outputs are the rows of `Z_i`;
-* ONE `baddbmm` per node adds `M_i @ Z_i` into an accumulator whose rows are the inputs of nodes
-  2..5 and the weighted outputs of nodes 1..5: row j-1 gets w_in[j-1, i+1] * w_ops[i, k] (node i's
-  share of node j's input), row 4+i gets w_out[i+1] * w_ops[i, k] (its share of the cell output);
-  the projections enter the inputs the same way, and the cell output is the last five rows. All `M_i`
-  come from the [5, 3] / [4, 5] / [1, 6] mixing weights by two gathers and one product per forward,
-  shared by the 9 cells, so alpha's gradients arrive through them.
+* per node, ONE product `w_ops[i] @ Z_i` gives its state and ONE `addcmul` adds the state into an
+  accumulator whose rows are the inputs of nodes 2..5 and the weighted outputs of nodes 1..5: row
+  j-1 with weight w_in[j-1, i+1] (node i's share of node j's input), row 4+i with w_out[i+1] (its
+  share of the cell output); the projections enter the inputs through one more product, and the
+  cell output is the last five rows. The weights come from the [5, 3] / [4, 5] / [1, 6] mixing
+  weights by gathers once per forward, shared by the 9 cells, so alpha's gradients arrive through
+  them as in the reference: products with the state or op outputs, then torch.sum.
 
-Only the order of float additions differs from the reference (w_in * (w_ops @ Z) is computed as
-(w_in * w_ops) @ Z; alpha's gradient is reduced as the reference reduces it, `_ops.mix`). Caveat:
+Only the order of float additions differs from the reference. Caveat:
 with train-mode BN and one input image the postprocess BN makes the logits the classifier bias for
 every alpha, so FreeDARTS-D scores are rounding noise there (see spaces/_fast/darts.py); the fused
 net happens to reproduce that noise closely (scripts/check_fused_defaults.py). The fused weights
@@ -39,7 +39,6 @@ MAXPOOL, CONV3, CONV1 = range(len(ns.OPS))
 N = ns.N_NODES
 GI, GO, GP = ns.GROUP_INPUTS, ns.GROUP_OUTPUT, ns.GROUP_OPS
 N_COEF = N + (N - 1) * N  # flattened [w_out[0, 1:], w_in]; index N_COEF is a 0
-N_OPW = N * len(ns.OPS)  # flattened w_ops; index N_OPW is a 1
 
 
 @dataclass
@@ -47,9 +46,9 @@ class _Plan:
     proj: list[int]  # nodes (0-based, > 0) whose projection feeds their input
     out_proj: bool
     ops: list[list[int]]  # per node: alive op columns (the rows of Z_i)
-    m_coef: list[int]  # flat gather indices: coefficient of every M entry (all M's, then M_proj)
-    m_op: list[int]  # flat gather indices: op weight of every M entry
-    shapes: list[tuple[int, int]]  # per node: M_i's (rows, cols); then M_proj's
+    op_index: list[int]  # flat indices into w_ops of every node's alive ops, node after node
+    coef_index: list[int]  # [N nodes x ROWS] flat indices into [w_out[0, 1:], w_in, 0]: node i's accumulator row weights
+    proj_index: list[list[int]]  # [ROWS x projections] the same for M_proj
 
 
 def _coef(row: int, col: int) -> int:
@@ -63,22 +62,18 @@ ROWS = 2 * N - 1  # accumulator rows: inputs of nodes 2..5 (rows 0..3), outputs 
 def _plan(alive: dict[str, list]) -> _Plan:
     ops = [[k for k in range(len(ns.OPS)) if alive[GP][i][k]] for i in range(N)]
     proj = [i for i in range(1, N) if alive[GI][i - 1][0]]
-    m_coef, m_op, shapes = [], [], []
+    coef_index = []
     for i in range(N):
-        # Node i's ops enter the input of every later node j (row j-1) and the cell output (row N-1+i).
+        # Node i's state enters the input of every later node j (row j-1) and the cell output (row N-1+i).
         coefs = [N_COEF] * ROWS
         for j in range(i + 1, N):
             coefs[j - 1] = _coef(j - 1, i + 1) if alive[GI][j - 1][i + 1] else N_COEF
         coefs[N - 1 + i] = i if alive[GO][0][i + 1] else N_COEF
-        for c in coefs:
-            m_coef += [c] * len(ops[i])
-            m_op += [i * len(ns.OPS) + k for k in ops[i]]
-        shapes.append((ROWS, len(ops[i])))
-    for row in range(ROWS):  # M_proj: w_in[j-1, 0] from node j's projection into node j's input (row j-1)
-        m_coef += [_coef(row, 0) if row < N - 1 and p == row + 1 else N_COEF for p in proj]
-        m_op += [N_OPW] * len(proj)
-    shapes.append((ROWS, len(proj)))
-    return _Plan(proj, bool(alive[GO][0][0]), ops, m_coef, m_op, shapes)
+        coef_index += coefs
+    # M_proj: w_in[j-1, 0] from node j's projection into node j's input (row j-1)
+    proj_index = [[_coef(row, 0) if row < N - 1 and p == row + 1 else N_COEF for p in proj] for row in range(ROWS)]
+    op_index = [i * len(ns.OPS) + k for i in range(N) for k in ops[i]]
+    return _Plan(proj, bool(alive[GO][0][0]), ops, op_index, coef_index, proj_index)
 
 
 class _Cell:
@@ -106,16 +101,18 @@ class _Cell:
             convs = [k for k in ops if k != MAXPOOL]
             self.nbn.append(BN.cat([self.node_bn[i][k - CONV3] for k in convs]) if convs else None)
 
-    def forward(self, s0: torch.Tensor, mix: list[torch.Tensor], used: list[tuple], w_out0: torch.Tensor,
-                training: bool) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, mix: tuple, w_out0: torch.Tensor, training: bool) -> torch.Tensor:
+        """mix: (per node its [1, ops] op weights, [N, ROWS] accumulator row weights, M_proj, used entries)."""
+        w_ops, coefs, m_proj, used = mix
         n, _, h, w = s0.shape
         p = F.relu(self.pbn(torch.matmul(self.pw, s0.view(n, -1, h * w)).view(n, -1, h, w), training))
         x, pn, po = p.split(self.split, 1)
         n_proj, chw = self.split[1] // self.c, self.c * h * w
         one = (lambda m: m.unsqueeze(0)) if n == 1 else (lambda m: m.expand(n, -1, -1))  # expand's backward sums
-        # acc rows: the inputs of nodes 2..5 and the (weighted) outputs of nodes 1..5, accumulated in place of
-        # the reference's per-candidate multiply-adds: one baddbmm per node.
-        acc = mix_rows(one(mix[N]), pn.reshape(n, n_proj, chw), used[N]) if n_proj else s0.new_zeros(n, ROWS, chw)
+        # acc rows: the inputs of nodes 2..5 and the (weighted) outputs of nodes 1..5. Per node: its state (one
+        # product over its op outputs), then one addcmul into every row -- the reference's multiply-adds, whose
+        # alpha gradients (products, then torch.sum over the state) this keeps.
+        acc = mix_rows(one(m_proj), pn.reshape(n, n_proj, chw), used[N]) if n_proj else s0.new_zeros(n, ROWS, chw)
         for i in range(N):
             if i:
                 x = acc.select(1, i - 1).view(n, self.c, h, w)
@@ -132,7 +129,8 @@ class _Cell:
             if y:
                 y = torch.cat(y, 1) if len(y) > 1 else y[0]
                 z.append(F.relu(self.nbn[i](y.view(n, -1, h, w), training)).view(n, -1, chw))
-            acc = mix_rows(one(mix[i]), torch.cat(z, 1) if len(z) > 1 else z[0], used[i], acc)
+            state = mix_rows(one(w_ops[i]), torch.cat(z, 1) if len(z) > 1 else z[0], used[i])  # [N, 1, C*H*W]
+            acc = torch.addcmul(acc, coefs[i].view(1, ROWS, 1), state)
         out = acc.narrow(1, N - 1, N).reshape(n, N * self.c, h, w)
         return torch.addcmul(out, po, w_out0) if self.split[2] else out
 
@@ -154,27 +152,21 @@ class FastNB1Shot1Supernet(FusedSupernet):
         plan = _plan({g: self.alive(g).tolist() for g in self.groups})
         dev = self.alive(GP).device
         self._plan = plan
-        self._m_coef = torch.tensor(plan.m_coef, dtype=torch.long, device=dev)
-        self._m_op = torch.tensor(plan.m_op, dtype=torch.long, device=dev)
-        self._used, off = [], 0
-        for rows, cols in plan.shapes:
-            coef = plan.m_coef[off:off + rows * cols]
-            self._used.append(used_entries([coef[r * cols:(r + 1) * cols] for r in range(rows)], N_COEF, dev))
-            off += rows * cols
+        self._op_index = torch.tensor(plan.op_index, dtype=torch.long, device=dev)
+        self._coef_index = torch.tensor(plan.coef_index + [i for row in plan.proj_index for i in row],
+                                        dtype=torch.long, device=dev)
+        self._used = [used_entries([[0] * len(ops)], -1, dev) for ops in plan.ops] + \
+            [used_entries(plan.proj_index, N_COEF, dev)]
         for cell in self.cells:
             cell.select(plan, self.training)
 
-    def _mixing(self) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _mixing(self) -> tuple[tuple, torch.Tensor]:
         w = {g: self.mixing_weights(g) for g in self.groups}
-        one = w[GP].new_ones(1)
-        coef = torch.cat([w[GO][0, 1:], w[GI].reshape(-1), one - one])  # ..., 0
-        opw = torch.cat([w[GP].reshape(-1), one])  # ..., 1
-        flat = coef.index_select(0, self._m_coef) * opw.index_select(0, self._m_op)
-        mats, off = [], 0
-        for rows, cols in self._plan.shapes:
-            mats.append(flat[off:off + rows * cols].view(rows, cols))
-            off += rows * cols
-        return mats, w[GO][0, 0]
+        coef = F.pad(torch.cat([w[GO][0, 1:], w[GI].reshape(-1)]), (0, 1))  # ..., 0 (N_COEF)
+        coef = coef.index_select(0, self._coef_index)
+        coefs, m_proj = coef[: N * ROWS].view(N, ROWS), coef[N * ROWS:].view(ROWS, len(self._plan.proj))
+        w_ops = w[GP].reshape(-1).index_select(0, self._op_index).split([len(ops) for ops in self._plan.ops])
+        return ([t.view(1, -1) for t in w_ops], coefs, m_proj, self._used), w[GO][0, 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._dirty:
@@ -186,7 +178,7 @@ class FastNB1Shot1Supernet(FusedSupernet):
         for i, cell in enumerate(self.cells):
             if i in self.downsample_before:
                 x = F.max_pool2d(x, 2, 2, 1)
-            x = cell.forward(x, mix, self._used, w_out0, training)
+            x = cell.forward(x, mix, w_out0, training)
         x = self.post_bn(F.conv2d(F.relu(x), self.post_w), training)
         return F.linear(x.flatten(2).mean(-1), self.fc_w, self.fc_b)
 
