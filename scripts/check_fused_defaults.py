@@ -10,13 +10,16 @@ identical, the largest score difference relative to the group's largest score on
 and the largest score itself, with the largest |logit - classifier bias| of the reference: where that
 is ~0 (train-mode BN, one image: DARTS, NB1Shot1), the logits do not depend on alpha and the scores
 are rounding noise (tests/test_fast_spaces.py), so architectures can only agree by chance; eval-mode
-BN (`--bn-mode eval`) gives both nets real gradients to agree on.
+BN (`--bn-mode eval`) gives both nets real gradients to agree on. The last column is each search's
+CPU time (the two searches run one after the other, not interleaved: scripts/bench_fused.py measures
+speed).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,13 +42,16 @@ def check(target: str, seed: int, mode: str, bn_mode: str) -> dict:
             with torch.no_grad():
                 logits = ref(batch.x.to(next(iter(ref.alphas.values())).dtype))
             out["bias_gap"] = float((logits[0] - ref.classifier.bias).abs().max())
+        t0 = time.thread_time()
         out[engine] = freedarts.search(net, batch, space, freedarts.SearchSettings(mode=mode, seed=seed))
+        out[f"{engine}_s"] = time.thread_time() - t0
     a, b = out["reference"].steps[0].scores, out["fast"].steps[0].scores
     rel = max(float((torch.tensor(b[g]) - torch.tensor(a[g])).abs().max() / max(torch.tensor(a[g]).abs().max(), 1e-300))
               for g in a)
     top = max(float(torch.tensor(a[g]).abs().max()) for g in a)
     return {"same": out["reference"].arch_key == out["fast"].arch_key, "rel_diff": rel, "max_score": top,
-            "bias_gap": out["bias_gap"], "passes": out["reference"].score_passes}
+            "bias_gap": out["bias_gap"], "passes": out["reference"].score_passes,
+            "seconds": (out["reference_s"], out["fast_s"])}
 
 
 def main(argv=None) -> int:
@@ -58,8 +64,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     print("| target | mode | bn_mode | seed | passes | same arch | max rel. score diff (pass 1) | max score | "
-          "max \\|logit - bias\\| |")
-    print("|---|---|---|---:|---:|---|---:|---:|---:|")
+          "max \\|logit - bias\\| | search CPU s (reference / fused) |")
+    print("|---|---|---|---:|---:|---|---:|---:|---:|---|")
     same = total = 0
     for target in args.targets:
         for mode in args.mode:
@@ -68,7 +74,8 @@ def main(argv=None) -> int:
                     r = check(target, seed, mode, bn_mode)
                     same, total = same + r["same"], total + 1
                     print(f"| {target} | {mode} | {bn_mode} | {seed} | {r['passes']} | {'yes' if r['same'] else 'NO'} | "
-                          f"{r['rel_diff']:.1e} | {r['max_score']:.1e} | {r['bias_gap']:.1e} |", flush=True)
+                          f"{r['rel_diff']:.1e} | {r['max_score']:.1e} | {r['bias_gap']:.1e} | "
+                          f"{r['seconds'][0]:.1f} / {r['seconds'][1]:.1f} |", flush=True)
     print(f"\n{same}/{total} identical architectures")
     return 0
 
