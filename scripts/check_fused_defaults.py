@@ -41,7 +41,7 @@ def check(target: str, seed: int, mode: str, bn_mode: str) -> dict:
         if engine == "reference":
             with torch.no_grad():
                 logits = ref(batch.x.to(next(iter(ref.alphas.values())).dtype))
-            out["bias_gap"] = float((logits[0] - ref.classifier.bias).abs().max())
+            out["bias_gap"] = float((logits[0] - ref.classifier.bias.detach()).abs().max())
         t0 = time.thread_time()
         out[engine] = freedarts.search(net, batch, space, freedarts.SearchSettings(mode=mode, seed=seed))
         out[f"{engine}_s"] = time.thread_time() - t0
