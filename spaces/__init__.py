@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
+from spaces._fast import darts as _fast_darts, mobilenet as _fast_mobilenet, nasbench1shot1 as _fast_nasbench1shot1
 from spaces._fast import nasbench201 as _fast_nasbench201
 
 
@@ -116,6 +117,7 @@ SPACES: dict[str, SpaceSpec] = {
         op_names=nasbench1shot1.OP_NAMES,
         prunable_groups=(nasbench1shot1.GROUP_OPS,),  # inputs/output are scored and used by derive
         final_rescore=True,  # parents are chosen on the scores of the op-pruned supernet
+        fast_supernet=_fast_nasbench1shot1.fast_supernet,
     ),
     mobilenet.NAME: SpaceSpec(
         name=mobilenet.NAME,
@@ -134,6 +136,7 @@ SPACES: dict[str, SpaceSpec] = {
         row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
         op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
         flops=mobilenet.flops,
+        fast_supernet=_fast_mobilenet.fast_supernet,  # None in code_mode (not fused)
     ),
     darts.NAME: SpaceSpec(
         name=darts.NAME,
@@ -158,6 +161,7 @@ SPACES: dict[str, SpaceSpec] = {
         flops=darts.flops,
         sample_genotype=darts.sample_genotype,
         discrete_network=darts.discrete_network,
+        fast_supernet=_fast_darts.fast_supernet,
     ),
 }
 
