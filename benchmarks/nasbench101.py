@@ -69,6 +69,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks import _safe_pickle
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
     METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
@@ -325,19 +326,10 @@ def _read_tfrecord_entries(path: Path, verify_hash: bool, verify_crc: bool) -> d
     return entries
 
 
-class _NumpyUnpickler(pickle.Unpickler):
-    """The dummy pickle holds numpy arrays; allow numpy and builtins only."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module.split(".")[0] in ("numpy", "builtins", "collections", "copyreg", "_codecs"):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-
 def _read_dummy(path: Path) -> dict[tuple[str, int], _Entry]:
     try:
         with path.open("rb") as fh:
-            data = _NumpyUnpickler(fh).load()
+            data = _safe_pickle.load(fh)  # plain data and numpy arrays only: nothing in the file runs
         entries = {}
         for key, (fixed, computed) in data.items():
             matrix = np.asarray(fixed["module_adjacency"]).astype(np.int64)
@@ -350,7 +342,7 @@ def _read_dummy(path: Path) -> dict[tuple[str, int], _Entry]:
                     train=[r["final_train_accuracy"] for r in runs],
                     time=[r["final_training_time"] for r in runs],
                     adjacency="".join(str(int(v)) for v in matrix.flatten()), ops=",".join(ops), source=path.name)
-    except (OSError, pickle.UnpicklingError, KeyError, TypeError, ValueError, AttributeError) as e:
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise ConversionError(f"{path}: not an NB101 get_metrics_from_hash pickle "
                               f"({{hash: (fixed_stats, {{epochs: [runs]}})}}): {type(e).__name__}: {e}") from e
     return entries
