@@ -72,3 +72,13 @@ def read_verified(name: str, table_dir: Path, fix: str) -> tuple[dict, bytes]:
         raise ConversionError(f"{table_dir} is not an intact {name} table (benchmark or table_sha256 in "
                               f"{METADATA_FILE} does not match {TABLE_FILE}); fix: {fix}")
     return meta, data
+
+
+def verify_table(name: str, table_dir: Path, fix: str) -> None:
+    """Raise (one line, naming `fix`) unless `table_dir` holds an intact `name` table."""
+    read_verified(name, table_dir, fix)
+
+
+def discard(table_dir: Path) -> None:
+    """Mark a table directory unfinished (its metadata goes), so the next resolve converts it again."""
+    (Path(table_dir) / METADATA_FILE).unlink(missing_ok=True)
