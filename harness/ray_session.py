@@ -92,8 +92,8 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         with socket.create_connection((host, port), timeout=timeout_s):
             return
     except OSError as exc:
-        why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__).lower()
-        raise RayStartError(f"no Ray cluster at {host}:{port}{recorded}: connection {why}; start the head with "
+        why = "connection timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__).lower()
+        raise RayStartError(f"no Ray cluster at {host}:{port}{recorded}: {why}; start the head with "
                             f"`ray start --head --port={port}` or pass the address it printed") from None
 
 

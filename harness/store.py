@@ -275,11 +275,26 @@ def quarantine(results_dir: str | Path, path: Path, reason: str) -> Path | None:
     return target
 
 
+def _check_footer(table: pa.Table, path: Path) -> pa.Table:
+    """Parquet checksums cover data pages, not the footer (schema): a damaged column name or type
+    would read as a missing or reinterpreted column. Every file the store writes has exactly one
+    of its schemas, so anything else is damage."""
+    names = table.column_names
+    schema = CELL_SCHEMA if path.parent.name == CELLS_DIR else TRAJECTORY_SCHEMA
+    unknown = sorted(set(names) - set(schema.names))
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"columns {unknown or names} are not the results schema's")
+    if (table.schema.metadata or {}).get(_VERSION_KEY) == STORE_VERSION and \
+            table.schema.remove_metadata() != schema:
+        raise ValueError("the schema differs from the one this store writes")
+    return table
+
+
 def _read_part(results_dir: Path, path: Path) -> pa.Table | None:
     """One part file, page checksums verified; None (and quarantined) if it cannot be read."""
     before = _stat(path)
     try:
-        return pq.read_table(path, page_checksum_verification=True)
+        return _check_footer(pq.read_table(path, page_checksum_verification=True), path)
     except Exception as exc:  # noqa: BLE001  (truncated, bit-flipped, not Parquet: all mean unreadable)
         if before is None or _stat(path) != before:
             return None  # replaced by a writer meanwhile (or gone): not this file's fault

@@ -305,7 +305,7 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
     written = set() if written is None else written
     signals = signals or NullSignals()
     _tune_env()
-    progress = Progress(len(cells), stream=out)
+    progress = None
     storage = tempfile.mkdtemp(prefix=_tune_dir_prefix(results_dir))
     try:
         if address:
@@ -315,6 +315,10 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
         import ray
         from ray import tune
 
+        if not log.isEnabledFor(logging.INFO):
+            # A worker that dies is a failed row with its reason; Tune's ERROR traceback adds nothing (-v shows it).
+            logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+        progress = Progress(len(cells), stream=out)
         resources = sweep.resources.ray_resources(cluster_has_gpus=ray.cluster_resources().get("GPU", 0) > 0)
         tuner = tune.Tuner(
             tune.with_resources(tune.with_parameters(_trainable, ctx=ctx), resources),
@@ -328,7 +332,8 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
         )
         tuner.fit()
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         ray_session.shutdown()
         shutil.rmtree(storage, ignore_errors=True)
 
@@ -400,6 +405,8 @@ def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
     results_dir = Path(args.results) / sweep.name
     cells = select(sweep.cells, args.only, sweep.source)
     state.selected = [c.cell_id for c in cells]
+    if args.address and not args.dry_run:
+        ray_session.check_reachable(args.address)  # a wrong address: one line now, not after the plan
     if args.dry_run:
         statuses = store.cell_statuses(results_dir)  # read once: thousands of part files on a big sweep
         dry_run(cells, statuses, len(pending(cells, statuses, args.retry_failed, args.retry_no_data)), results_dir)

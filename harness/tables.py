@@ -59,12 +59,14 @@ def resolve_table(sweep, out=sys.stderr) -> str | None:
         if not had_cache:  # converting the raw source failed: its own error says why
             raise ConversionError(_short(exc)) from None
         problem = _short(exc)
-    _table_dir.discard(cached)  # unfinished now: resolve converts the raw source again
+    _table_dir.set_aside(cached)  # unfinished now: resolve converts the raw source again
     try:
         table = _verified(bench, bench.resolve_table(root, cache, None))
     except (BenchmarkError, ValueError, OSError) as exc:
+        _table_dir.restore(cached)  # keep failing loudly until fixed, never run without lookups
         raise ConversionError(f"the cached {bench.name} table at {cached} is corrupt ({problem}) and rebuilding it "
                               f"from the data root failed ({_short(exc)}); fix: {rebuild}") from None
+    _table_dir.restore(cached)
     if table is None:
         raise ConversionError(f"the cached {bench.name} table at {cached} is corrupt ({problem}) and {root} holds "
                               f"no raw source to rebuild it from; fix: {rebuild}")
