@@ -7,12 +7,14 @@
   `$RAY_ADDRESS`. Its node address is 127.0.0.1, so every port it opens (GCS, raylet, object
   manager, workers) listens on the loopback interface only.
 * `--address HOST:PORT` (or `auto`: the recorded cluster) is the only way to join a cluster. The
-  address is probed first (one line within seconds when nothing listens there), and token
-  authentication is handled: Ray 2.60's `ray start --head` turns it on whenever the head machine
-  has a token (`~/.ray/auth_token`, which any earlier `ray.init()` creates), but a driver joining
-  an explicit address does not send its token unless `RAY_AUTH_MODE=token`. So when this machine
-  has a token (`$RAY_AUTH_TOKEN`, `$RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`) the driver sets
-  `RAY_AUTH_MODE=token` for itself; a cluster that still refuses it gets one line naming the fix.
+  address is probed first: a TCP connect (one line within seconds when nothing listens there),
+  then one call to the GCS. Ray 2.60's `ray start --head` turns token authentication on whenever
+  the head machine has a token (`~/.ray/auth_token`, which any earlier `ray.init()` creates), but
+  a driver joining an explicit address sends none unless `RAY_AUTH_MODE=token` (Ray then retries
+  for ~20 s, one warning a second, and fails with a traceback). So when this machine has a token
+  (`$RAY_AUTH_TOKEN`, `$RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`) the driver sets
+  `RAY_AUTH_MODE=token` for itself (a cluster without authentication accepts that too), and a
+  cluster that wants a token this machine lacks, or another one, gets one line naming the fix.
 
 This module and `harness.sweep` are the only Ray importers.
 """
@@ -98,18 +100,22 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
 
 
 @contextmanager
-def _stderr_captured() -> Iterator[Path]:
-    """Send this process's fd 2 to a file: Ray's C++ client repeats each connection failure every
-    second there, and the user gets our one line instead."""
+def _stderr_captured() -> Iterator[list[str]]:
+    """Send this process's fd 2 to a temporary file for the block: Ray's C++ client repeats each
+    connection failure every second there, and the user gets our one line instead. Yields a list
+    that holds the captured text after the block."""
     fd, name = tempfile.mkstemp(prefix="freedarts-ray-", suffix=".log")
     saved = os.dup(2)
+    captured: list[str] = []
     try:
         os.dup2(fd, 2)
-        yield Path(name)
+        yield captured
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
+        captured.append(Path(name).read_text(errors="replace"))
+        Path(name).unlink(missing_ok=True)
 
 
 def _init_kwargs() -> dict:
@@ -129,26 +135,51 @@ def start_local() -> None:
         raise RayStartError(f"could not start an embedded Ray instance: {_last_line(str(exc))}") from None
 
 
+def _gcs_answer(host: str, port: int) -> str:
+    """One call to the GCS at host:port, in well under a second: "ok", "unauthenticated" (it wants a
+    token, or not the one this process sends) or "unknown" (anything else: `ray.init` then tries and
+    its error is explained). Uses the client `ray.init` itself makes first."""
+    try:
+        from ray._raylet import GcsClient
+    except ImportError:
+        return "unknown"
+    text = ""
+    with _stderr_captured():  # the C++ client logs each failure
+        try:
+            GcsClient(address=f"{host}:{port}", cluster_id=None)
+            return "ok"
+        except Exception as exc:  # noqa: BLE001  (AuthenticationError, ConnectionError, RpcError, ...)
+            text = f"{type(exc).__name__}: {exc}"
+    return "unauthenticated" if _is_auth_error(text) else "unknown"
+
+
+def _is_auth_error(text: str) -> bool:
+    return any(k in text for k in ("InvalidAuthToken", "Unauthenticated", "AuthenticationError"))
+
+
 def join(address: str) -> None:
     """Connect this driver to the cluster at `address` (see the module docstring)."""
     check_reachable(address)
     host, port = _host_port(address)
-    token = token_source()
-    if token and os.environ.get(AUTH_MODE_ENV) is None:
-        os.environ[AUTH_MODE_ENV] = "token"  # the cluster may want it; one that does not ignores it
+    source = token_source()
+    if source and os.environ.get(AUTH_MODE_ENV) is None:
+        # Before Ray reads its config: this process and the ones it starts send the token. A
+        # cluster without token authentication accepts such a driver too (measured, Ray 2.60).
+        os.environ[AUTH_MODE_ENV] = "token"
+    if _gcs_answer(host, port) == "unauthenticated":
+        raise RayStartError(_explain(f"{host}:{port}", "InvalidAuthToken", source))
     import ray
 
     if ray.is_initialized():
         return
+    chain = ""
     with _stderr_captured() as captured:
         try:
             ray.init(address=f"{host}:{port}", **_init_kwargs())
-            return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001  (Ray's connection errors vary; the user needs one line)
             chain = " ".join(str(e) for e in _chain(exc))
-    noise = captured.read_text(errors="replace")
-    captured.unlink(missing_ok=True)
-    raise RayStartError(_explain(f"{host}:{port}", chain + " " + noise, token)) from None
+    if chain:
+        raise RayStartError(_explain(f"{host}:{port}", chain + " " + "".join(captured), source)) from None
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -165,7 +196,7 @@ def _last_line(text: str) -> str:
 
 
 def _explain(address: str, text: str, token: str | None) -> str:
-    if "InvalidAuthToken" in text or "Unauthenticated" in text or "authentication" in text.lower():
+    if _is_auth_error(text) or "authentication" in text.lower():
         if token:
             return (f"the Ray cluster at {address} rejected this machine's auth token (from {token}): the cluster "
                     f"was started with another one; fix: {TOKEN_FIX}")
