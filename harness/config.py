@@ -349,7 +349,7 @@ def _id_blob(d: dict[str, Any]) -> str:
 _SEED_SENTINEL_JSON = json.dumps(_SEED_SENTINEL)
 
 
-def _with_seed(template_state: dict[str, Any], seed: int, blob: str) -> CellConfig:
+def _with_seed(template_state: dict[str, Any], seed: int, blob: tuple[str, str]) -> CellConfig:
     """A copy of a template cell (`template_state`: its `__dict__`) with another seed, without
     re-validating; its id is hashed from the template's blob (`_seeded_blob`) with the seed put in.
 
@@ -358,18 +358,21 @@ def _with_seed(template_state: dict[str, Any], seed: int, blob: str) -> CellConf
     of ~1 KB for a fresh dict, and skips __init__ (~20 us a cell here)."""
     state = template_state.copy()
     state["seed"] = seed
-    state["cell_id"] = hashlib.sha256(blob.replace(_SEED_SENTINEL_JSON, str(seed), 1).encode()).hexdigest()[:16]
+    state["cell_id"] = hashlib.sha256(f"{blob[0]}{seed}{blob[1]}".encode()).hexdigest()[:16]
     cell = object.__new__(CellConfig)
     object.__setattr__(cell, "__dict__", state)  # frozen: plain assignment is refused
     return cell
 
 
-def _seeded_blob(template: CellConfig) -> str:
-    """The JSON `cell_id` hashes for `template`, with the seed replaced by a sentinel string."""
+def _seeded_blob(template: CellConfig) -> tuple[str, str]:
+    """The JSON `cell_id` hashes for `template`, split where the seed goes (before, after)."""
     d = template.to_dict()
     d = {k: v for k, v in d.items() if not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])}
     d["seed"] = _SEED_SENTINEL
-    return _id_blob(d)
+    before, sep, after = _id_blob(d).partition(_SEED_SENTINEL_JSON)
+    if not sep:  # cannot happen: the sentinel was just put in
+        raise RuntimeError("internal error: the seed sentinel is missing from the cell's id blob")
+    return before, after
 
 
 def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> list[CellConfig]:
@@ -382,7 +385,7 @@ def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> 
     others = [i for i, n in enumerate(names) if n != "seed"]
     seeds = grid.get("seed", [settings.get("seed", CellConfig.seed)])
     seed_pos = names.index("seed") if "seed" in grid else None
-    templates: dict[tuple, tuple[dict[str, Any], str]] = {}
+    templates: dict[tuple, tuple[dict[str, Any], tuple[str, str]]] = {}
     for key in itertools.product(*(range(len(grid[names[i]])) for i in others)):
         values = {**settings, **{names[i]: grid[names[i]][j] for i, j in zip(others, key)}}
         values.pop("seed", None)
@@ -395,7 +398,10 @@ def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> 
         key_of = operator.itemgetter(*others)
     else:
         key_of = (lambda combo, i=others[0]: (combo[i],)) if others else (lambda combo: ())
-    cells, seen = [], set()
+    # Cells can coincide only if two templates resolve alike or a seed repeats; else skip the check.
+    distinct = len({blob for _, blob in templates.values()}) == len(templates) and len(set(seeds)) == len(seeds)
+    cells: list[CellConfig] = []
+    seen: set[str] = set()
     gc_was_on = gc.isenabled()
     gc.disable()  # a million new objects, no cycles: the collector's passes would cost more than the loop
     try:
@@ -403,7 +409,9 @@ def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> 
         for combo in itertools.product(*(range(len(grid[n])) for n in names)):
             state, blob = templates[key_of(combo)]
             cell = _with_seed(state, seeds[combo[seed_pos]] if seed_pos is not None else seeds[0], blob)
-            if cell.cell_id not in seen:  # duplicate grid values collapse to one cell
+            if distinct:
+                cells.append(cell)
+            elif cell.cell_id not in seen:  # duplicate grid values collapse to one cell
                 seen.add(cell.cell_id)
                 cells.append(cell)
     finally:
@@ -454,7 +462,11 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     cells, seen = [], set()
     for i, sub in enumerate(grids):
         where = f"{source}:grid" + (f"[{i}]" if isinstance(grid, list) else "")
-        for cell in expand(settings, _check_grid(sub, settings, where), where):
+        expanded = expand(settings, _check_grid(sub, settings, where), where)
+        if len(grids) == 1:
+            cells = expanded  # already unique
+            break
+        for cell in expanded:
             if cell.cell_id not in seen:
                 seen.add(cell.cell_id)
                 cells.append(cell)
@@ -507,7 +519,7 @@ def load(path: str | Path) -> SweepConfig:
         raise ConfigError(str(path), f"cannot read the sweep file ({type(exc).__name__}: "
                                      f"{' '.join(str(exc).split())[:160]})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"not valid YAML: {' '.join(str(exc).split())}") from None
     return parse(raw, str(path))

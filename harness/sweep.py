@@ -25,9 +25,11 @@ Ray is imported only here and in `harness.ray_session`.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import logging
+import operator
 import os
 import shutil
 import signal
@@ -384,12 +386,15 @@ class _Run:
 
 def dry_run(cells: list[CellConfig], statuses: dict[str, str], todo: int, results_dir: Path, stream=sys.stdout) -> None:
     """One line per cell (id, status, the fields that differ between cells), then the fixed fields."""
-    varying = [k for k in CELL_FIELDS if k != "space_options" and len({getattr(c, k) for c in cells}) > 1]
+    varying = [k for k in CELL_FIELDS
+               if k != "space_options" and len(set(map(operator.attrgetter(k), cells))) > 1]
     fixed = [k for k in CELL_FIELDS if k not in varying]
+    line = "{}  {:7s} " + " ".join(f"{k}={{}}" for k in varying) + "\n"
+    values = operator.attrgetter(*varying) if len(varying) > 1 else (
+        (lambda c, k=varying[0]: (getattr(c, k),)) if varying else (lambda c: ()))
     chunk: list[str] = []
     for c in cells:
-        fields = " ".join(f"{k}={getattr(c, k)}" for k in varying)
-        chunk.append(f"{c.cell_id}  {statuses.get(c.cell_id, 'todo'):7s} {fields}\n")
+        chunk.append(line.format(c.cell_id, statuses.get(c.cell_id, "todo"), *values(c)))
         if len(chunk) >= 10_000:
             stream.write("".join(chunk))
             chunk.clear()
@@ -402,6 +407,7 @@ def dry_run(cells: list[CellConfig], statuses: dict[str, str], todo: int, result
 
 def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
     sweep = load(args.sweep)
+    gc.freeze()  # the cells live as long as the command: keep the collector from rescanning a million of them
     results_dir = Path(args.results) / sweep.name
     cells = select(sweep.cells, args.only, sweep.source)
     state.selected = [c.cell_id for c in cells]
