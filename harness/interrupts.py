@@ -43,6 +43,12 @@ class Signals:
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
 
+    def rearm(self) -> None:
+        """Take the signals back after `ray.init`, which installs SIGTERM handlers of its own (they
+        call sys.exit from inside Tune's loop, and the driver died with SIGABRT, measured)."""
+        for sig in self._saved:
+            signal.signal(sig, self._handle)
+
     def _handle(self, signum, frame) -> None:
         self.received += 1
         if self.received >= 3:
@@ -71,6 +77,9 @@ class NullSignals:
     """For `run()` called from Python (tests, notebooks): no signal handling of our own."""
 
     received = 0
+
+    def rearm(self) -> None:
+        pass
 
     def critical(self):
         return contextlib.nullcontext()

@@ -354,6 +354,8 @@ def cell_statuses(results_dir: str | Path) -> dict[str, str]:
         fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
             page_checksum_verification=True))
         table = ds.dataset([str(f) for f in files], format=fmt, schema=CELL_SCHEMA).to_table()
+        if table.column("cell_id").null_count or table.column("status").null_count:
+            raise ValueError("a part file lacks cell_id or status")  # a damaged footer: find it below
     except Exception:  # noqa: BLE001  (some file is unreadable: find it, quarantine it, keep the rest)
         parts = [t for f in files if (t := _read_part(results_dir, f)) is not None]
         table = pa.concat_tables([_conform(t, CELL_SCHEMA) for t in parts]) if parts else None

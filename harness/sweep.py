@@ -48,6 +48,7 @@ from harness.config import CELL_FIELDS, CellConfig, SweepConfig, field_value, lo
 from harness.errors import BenchmarkError, ConfigError, HarnessError
 from harness.interrupts import EXIT_INTERRUPTED, NullSignals, Signals
 from harness.lock import ResultsLock, ResultsLockedError, describe
+from harness.progress import Progress
 from harness.runner import RunContext, failed_row, git_provenance, portable, run_cell
 from harness.tables import pack_table, resolve_table
 
@@ -101,49 +102,6 @@ def write_config(sweep: SweepConfig, results_dir: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-# -- progress ---------------------------------------------------------------------------------------
-class Progress:
-    """One live line: done/total, failed, running, cells/s, ETA (rewritten in place on a terminal)."""
-
-    def __init__(self, total: int, stream=sys.stderr, interval_s: float = 10.0) -> None:
-        self.total, self.stream, self.interval_s = total, stream, interval_s
-        self.done = self.failed = self.no_data = self.running = 0
-        self.t0 = time.monotonic()
-        self._last = 0.0
-        self._tty = stream.isatty()
-
-    def line(self) -> str:
-        elapsed = time.monotonic() - self.t0
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta_s = f"{eta:,.0f}s" if eta == eta else "?"
-        no_data = f", {self.no_data} no data" if self.no_data else ""
-        return (f"cells {self.done}/{self.total} done, {self.failed} failed{no_data}, {self.running} running, "
-                f"{rate:.2f} cells/s, elapsed {elapsed:,.0f}s, ETA {eta_s}")
-
-    def count(self, status: str) -> None:
-        self.done += 1
-        self.failed += status == store.STATUS_FAILED
-        self.no_data += status == store.STATUS_NO_DATA
-        self.update()
-
-    def update(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self._tty:
-            self.stream.write("\r" + self.line().ljust(100))
-            self.stream.flush()
-        elif force or now - self._last >= self.interval_s:
-            self.stream.write(self.line() + "\n")
-            self.stream.flush()
-            self._last = now
-
-    def close(self) -> None:
-        if self._tty:
-            self.stream.write("\n")
-        else:
-            self.update(force=True)
 
 
 # -- Ray Tune ---------------------------------------------------------------------------------------
@@ -310,10 +268,14 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
     progress = None
     storage = tempfile.mkdtemp(prefix=_tune_dir_prefix(results_dir))
     try:
-        if address:
-            ray_session.join(address)
-        else:
-            ray_session.start_local()
+        try:
+            if address:
+                ray_session.join(address)
+            else:
+                ray_session.start_local()
+        except SystemExit:  # SIGTERM while Ray starts: Ray's own handler calls sys.exit
+            raise KeyboardInterrupt from None
+        signals.rearm()
         import ray
         from ray import tune
 
@@ -463,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_LOCKED
         except (HarnessError, BenchmarkError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except PermissionError as exc:  # e.g. a results folder in a read-only checkout
+            print(f"error: {exc.strerror or exc}: {exc.filename}; pass --results with a writable folder",
+                  file=sys.stderr)
             return EXIT_BAD_INPUT
         except BrokenPipeError:  # `--dry-run | head`: the reader has gone; no traceback
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

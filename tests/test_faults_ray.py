@@ -128,7 +128,9 @@ def test_one_run_survives_every_leftover_and_reports_by_exit_code(tmp_path):
     assert wait_gone(proc.pid) == []
 
 
-def test_sigint_mid_sweep_exits_130_and_the_rerun_finishes(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_mid_sweep_exits_130_and_the_rerun_finishes(tmp_path, sig):
+    """Ctrl-C, or SIGTERM (after ray.init, whose own SIGTERM handler made the driver abort)."""
     f = tmp_path / "s.yaml"
     f.write_text("name: s\n" + TINY + "grid:\n  mode: [iterative]\n  seed: [0, 1, 2, 3, 4, 5, 6, 7]\n")
     folder = tmp_path / "r" / "s"
@@ -136,7 +138,7 @@ def test_sigint_mid_sweep_exits_130_and_the_rerun_finishes(tmp_path):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not store.part_files(folder / "cells"):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     have = len(store.part_files(folder / "cells"))
@@ -145,6 +147,8 @@ def test_sigint_mid_sweep_exits_130_and_the_rerun_finishes(tmp_path):
     assert wait_gone(proc.pid) == []  # Ray shut down: nothing of the driver's session is left
     assert not list(Path(tempfile.gettempdir()).glob(_tune_dir_prefix(folder) + "*"))
     assert (folder / ".lock").read_text() == ""
+    if sig == signal.SIGTERM:
+        return  # the re-run below is the same for both signals
 
     again = start([f, "--results", tmp_path / "r"])
     _, err = again.communicate(timeout=600)
