@@ -11,10 +11,11 @@
   then one call to the GCS. Ray 2.60's `ray start --head` turns token authentication on whenever
   the head machine has a token (`~/.ray/auth_token`, which any earlier `ray.init()` creates), but
   a driver joining an explicit address sends none unless `RAY_AUTH_MODE=token` (Ray then retries
-  for ~20 s, one warning a second, and fails with a traceback). So when this machine has a token
-  (`$RAY_AUTH_TOKEN`, `$RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`) the driver sets
-  `RAY_AUTH_MODE=token` for itself (a cluster without authentication accepts that too), and a
-  cluster that wants a token this machine lacks, or another one, gets one line naming the fix.
+  for ~20 s, one warning a second, and fails with a traceback). So when the cluster wants a token
+  and this machine has one (`$RAY_AUTH_TOKEN`, `$RAY_AUTH_TOKEN_PATH` or `~/.ray/auth_token`), the
+  driver sets `RAY_AUTH_MODE=token` for itself, and only then (a token-mode driver cannot start
+  actors on a cluster without authentication); a cluster that wants a token this machine lacks,
+  or another one, gets one line naming the fix.
 
 This module and `harness.sweep` are the only Ray importers.
 """
@@ -157,17 +158,28 @@ def _is_auth_error(text: str) -> bool:
     return any(k in text for k in ("InvalidAuthToken", "Unauthenticated", "AuthenticationError"))
 
 
+def _enable_token_mode() -> None:
+    """RAY_AUTH_MODE=token for this process, after Ray has read its config (the probe did): Ray's own
+    helper for a new local cluster does the same two steps."""
+    os.environ[AUTH_MODE_ENV] = "token"
+    from ray._raylet import Config
+
+    Config.initialize("")
+
+
 def join(address: str) -> None:
     """Connect this driver to the cluster at `address` (see the module docstring)."""
     check_reachable(address)
     host, port = _host_port(address)
     source = token_source()
-    if source and os.environ.get(AUTH_MODE_ENV) is None:
-        # Before Ray reads its config: this process and the ones it starts send the token. A
-        # cluster without token authentication accepts such a driver too (measured, Ray 2.60).
-        os.environ[AUTH_MODE_ENV] = "token"
     if _gcs_answer(host, port) == "unauthenticated":
-        raise RayStartError(_explain(f"{host}:{port}", "InvalidAuthToken", source))
+        if source is None or os.environ.get(AUTH_MODE_ENV, "").lower() == "token":
+            raise RayStartError(_explain(f"{host}:{port}", "InvalidAuthToken", source))
+        # The cluster wants a token and this machine has one: send it. Only then: a driver in token
+        # mode on a cluster without authentication cannot start actors (measured, Ray 2.60).
+        _enable_token_mode()
+        if _gcs_answer(host, port) == "unauthenticated":
+            raise RayStartError(_explain(f"{host}:{port}", "InvalidAuthToken", source))
     import ray
 
     if ray.is_initialized():
