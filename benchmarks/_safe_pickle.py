@@ -1,28 +1,100 @@
-"""Restricted unpickling for the benchmark data files we read (they are untrusted input).
+"""Unpickling data files without running code from them (data files are untrusted input).
 
-`pickle.load` calls whatever callables a file names. These loaders resolve a global only through an
-explicit allowlist of `(module, name) -> constructor`, so a file can build lists, tuples, dicts,
-strings, numbers and exactly the objects its loader admits, nothing else; no builtins are
-reachable. The numpy constructors below check their arguments and admit only the dtypes a loader
-names, so no object arrays and no numpy callables beyond building a numeric scalar or array.
+`pickle.load` calls whatever importable callable a file names (`os.system`, `builtins.eval`, ...).
+Every pickle this project reads goes through one restricted unpickler that resolves a global only
+through an explicit allow-list of `(module, name) -> object`; no builtins are reachable. Two entry
+points share it:
 
-    >>> allowed = {**numpy_globals(scalar_dtypes=("<f8",))}
-    >>> values = load(path, allowed, expected="a list of floats", fix="download the file again")
+* `load(fh, encoding=...)` / `loads(data)`: plain data. The official files read this way (CIFAR-10/100
+  python batches, NB201's ImageNet16 batches, NATS-Bench `.pickle.pbz2` archives) hold only dicts,
+  lists, tuples, strings, bytes, numbers and numpy arrays, so `DATA_GLOBALS` admits exactly what
+  rebuilds those. A refusal raises `UnsafePickleError` (a `pickle.UnpicklingError`) naming the global.
 
-Any failure (missing file, a global outside the allowlist, truncated or corrupt bytes) raises
-`ConversionError` with one line naming the file, what was expected and the fix.
+      >>> with open("cifar-10-batches-py/data_batch_1", "rb") as fh:
+      ...     batch = load(fh, encoding="latin1")     # dict of numpy arrays and lists
+      >>> load(open("crafted.pkl", "rb"))             # names os.system -> UnsafePickleError, nothing runs
+
+* `load_file(path, allowed, expected=..., fix=...)`: a converter's input with a stricter, per-file
+  allow-list; `numpy_globals` builds entries that admit only the named numpy dtypes (no object
+  arrays). Any failure (missing file, a global outside the list, corrupt bytes, wrong shape) raises
+  `ConversionError` with one line naming the file, what was expected and the fix.
+
+      >>> allowed = {**numpy_globals(scalar_dtypes=("<f8",))}
+      >>> values = load_file(path, allowed, expected="a list of floats", fix="download the file again")
 """
 
 from __future__ import annotations
 
+import collections
+import io
 import pickle
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from benchmarks.errors import ConversionError
+
+
+def _numpy_globals() -> dict[tuple[str, str], Any]:
+    """numpy's pickle entry points under every module path numpy 1.x and 2.x write."""
+    core = getattr(np, "_core", None) or np.core  # numpy 2 moved numpy.core to numpy._core
+    found = {
+        "_reconstruct": core.multiarray._reconstruct,  # ndarray.__reduce__ (protocols 0-4)
+        "scalar": core.multiarray.scalar,  # numpy scalars (np.float64(...))
+        "_frombuffer": core.numeric._frombuffer,  # ndarray.__reduce_ex__ under protocol 5
+    }
+    allowed: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for package in ("numpy.core", "numpy._core"):
+        allowed[(f"{package}.multiarray", "_reconstruct")] = found["_reconstruct"]
+        allowed[(f"{package}.multiarray", "scalar")] = found["scalar"]
+        allowed[(f"{package}.numeric", "_frombuffer")] = found["_frombuffer"]
+    return allowed
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1", errors: str = "strict") -> bytes:
+    """What `bytes` pickled under protocols 0-2 call (`_codecs.encode(text, "latin1")`), and nothing
+    more: any other codec name is refused instead of reaching the codec registry."""
+    if encoding != "latin1" or errors != "strict" or not isinstance(text, str):
+        raise UnsafePickleError("_codecs", f"encode(..., {encoding!r})")
+    return text.encode("latin1")
+
+
+# (module, name) -> the object itself: resolved here, never through an import by name from the file.
+DATA_GLOBALS: dict[tuple[str, str], Any] = {
+    **_numpy_globals(),
+    ("collections", "OrderedDict"): collections.OrderedDict,  # a dict; no code of its own
+    ("_codecs", "encode"): _latin1_bytes,  # bytes under pickle protocols 0-2
+}
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """The pickle names a global outside the allow-list (what an attack or a foreign file does)."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+        super().__init__(f"refusing to unpickle {module}.{name}: data files may hold only dicts, lists, tuples, "
+                         "strings, bytes, numbers and numpy arrays")
+
+
+def load(fh: IO[bytes], *, encoding: str = "ASCII") -> Any:
+    """Unpickle `fh` admitting only plain data and numpy arrays (see the module docstring).
+
+    Args:
+        fh: a binary file object.
+        encoding: how to decode Python 2 `str` objects (CIFAR batches need "latin1").
+
+    Raises:
+        UnsafePickleError: the file names a callable or class outside the allow-list.
+        pickle.UnpicklingError, EOFError, ValueError, ...: the file is not a valid pickle.
+    """
+    return _Restricted(fh, DATA_GLOBALS, encoding=encoding).load()
+
+
+def loads(data: bytes, *, encoding: str = "ASCII") -> Any:
+    """`load` from bytes."""
+    return load(io.BytesIO(data), encoding=encoding)
 
 Allowed = Mapping[tuple[str, str], Any]
 # numpy 1.x pickles name numpy.core.multiarray, numpy 2.x numpy._core.multiarray; both mean the same.
@@ -102,20 +174,20 @@ def _unwrap(obj: Any) -> Any:
 
 
 class _Restricted(pickle.Unpickler):
-    def __init__(self, fh: Any, allowed: Allowed) -> None:
-        super().__init__(fh)
+    """Resolves globals only through `allowed`; anything else raises UnsafePickleError."""
+
+    def __init__(self, fh: Any, allowed: Allowed, *, encoding: str = "ASCII") -> None:
+        super().__init__(fh, encoding=encoding)
         self._allowed = allowed
 
     def find_class(self, module: str, name: str) -> Any:
         try:
             return self._allowed[(module, name)]
         except KeyError:
-            admitted = ", ".join(sorted(f"{m}.{n}" for m, n in self._allowed)) or "none"
-            raise pickle.UnpicklingError(f"it names {module}.{name}, which this loader does not admit "
-                                         f"(admitted: {admitted})") from None
+            raise UnsafePickleError(module, name) from None
 
 
-def load(path: Path, allowed: Allowed, *, expected: str, fix: str,
+def load_file(path: Path, allowed: Allowed, *, expected: str, fix: str,
          check: Callable[[Any], None] | None = None) -> Any:
     """Unpickle `path` with only `allowed` globals; `check(obj)` may raise ValueError for a wrong shape.
 

@@ -72,3 +72,27 @@ def read_verified(name: str, table_dir: Path, fix: str) -> tuple[dict, bytes]:
         raise ConversionError(f"{table_dir} is not an intact {name} table (benchmark or table_sha256 in "
                               f"{METADATA_FILE} does not match {TABLE_FILE}); fix: {fix}")
     return meta, data
+
+
+def verify_table(name: str, table_dir: Path, fix: str) -> None:
+    """Raise (one line, naming `fix`) unless `table_dir` holds an intact `name` table."""
+    read_verified(name, table_dir, fix)
+
+
+_SET_ASIDE = ".metadata.json.set-aside"
+
+
+def set_aside(table_dir: Path) -> None:
+    """Mark a table directory unfinished (its metadata moves aside), so the next resolve converts it
+    again; `restore` undoes it when there is nothing to convert from."""
+    meta = Path(table_dir) / METADATA_FILE
+    if meta.exists():
+        os.replace(meta, Path(table_dir) / _SET_ASIDE)
+
+
+def restore(table_dir: Path) -> None:
+    """Put set-aside metadata back unless a new conversion wrote its own."""
+    aside = Path(table_dir) / _SET_ASIDE
+    if aside.exists() and not (Path(table_dir) / METADATA_FILE).exists():
+        os.replace(aside, Path(table_dir) / METADATA_FILE)
+    aside.unlink(missing_ok=True)

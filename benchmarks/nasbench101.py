@@ -331,7 +331,7 @@ _DUMMY_FORMAT = "an NB101 get_metrics_from_hash pickle ({hash: (fixed_stats, {ep
 
 
 def _read_dummy(path: Path) -> dict[tuple[str, int], _Entry]:
-    data = _safe_pickle.load(path, _DUMMY_GLOBALS, expected=_DUMMY_FORMAT, fix=OBTAIN_HINT)
+    data = _safe_pickle.load_file(path, _DUMMY_GLOBALS, expected=_DUMMY_FORMAT, fix=OBTAIN_HINT)
     try:
         entries = {}
         for key, (fixed, computed) in data.items():

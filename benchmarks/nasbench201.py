@@ -33,12 +33,14 @@ Please cite NAS-Bench-201 (Dong & Yang, ICLR 2020) and NATS-Bench (Dong et al., 
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import hashlib
 import importlib
 import io
 import logging
 import math
+import pickle
 import re
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -52,6 +54,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from benchmarks import _safe_pickle
 from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
     METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
 )
@@ -211,8 +214,20 @@ def _quiet_and_wrapped(source: Path, kind: str) -> Iterator[None]:
             log.debug("official API output while reading %s:\n%s", source, buffer.getvalue().rstrip())
 
 
+# Globals an NB201 .pth may name beyond what torch's weights-only loader admits by default (tensors,
+# dicts, lists, tuples, OrderedDict, numbers, strings): numpy scalars and arrays, which the official
+# files use for some statistics. Nothing else: a file naming any other callable is refused unread.
+def _torch_allowed_globals() -> list:
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype,
+            *{type(np.dtype(c)) for c in "?bBhHiIlLqQefdgFDGSUV"}]
+
+
 def _load_nb201_api(path: Path) -> Any:
-    """Build the real NASBench201API; fall back to weights_only=False only for a genuine torch file."""
+    """Build the real NASBench201API from a .pth loaded with `torch.load(weights_only=True)` and an
+    explicit allow-list, so a crafted file named like the official one cannot run code."""
     api_mod = _import_official("nas_201_api", "nas-bench-201", path)
     with path.open("rb") as fh:
         head = fh.read(4)
@@ -220,16 +235,19 @@ def _load_nb201_api(path: Path) -> Any:
     if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
         raise ConversionError(f"{path} is not a torch-saved file, so not an official NB201 .pth; "
                               f"accepted: {_ACCEPTED}; fix: {OBTAIN_HINT}")
-    try:
-        return api_mod.NASBench201API(str(path), verbose=False)
-    except Exception as err:  # torch>=2.6 loads with weights_only=True and rejects non-tensor objects
-        if "weights_only" not in str(err):
-            raise
-    log.warning("%s needs torch.load(weights_only=False) (it pickles non-tensor objects); loading it that way "
-                "because you chose this file as the official NB201 source", path)
     import torch  # nas_201_api itself imports torch, so it is present here
 
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        with torch.serialization.safe_globals(_torch_allowed_globals()):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # weights-only refusal: names the global the file asked for
+        refused = next((ln.strip() for ln in str(err).splitlines() if "GLOBAL" in ln or "Unsupported" in ln), "")
+        raise ConversionError(f"refusing to load {path}: it pickles objects outside the NB201 allow-list "
+                              f"({refused[:160] or type(err).__name__}); an official NB201 .pth holds only dicts, "
+                              f"lists, numbers, strings and tensors; fix: use an unmodified official file "
+                              f"({OBTAIN_HINT})") from None
+    if not isinstance(state, dict):
+        raise ConversionError(f"{path} holds a {type(state).__name__}, not the NB201 dict; fix: {OBTAIN_HINT}")
     return api_mod.NASBench201API(state, verbose=False)
 
 
@@ -249,7 +267,7 @@ def _api_metrics(api: Any, index: int) -> dict[str, float]:
     return values
 
 
-def _rows_from_api(api: Any, indexes: list[int], package: str, *, unique: bool, fast: bool) -> _Rows:
+def _rows_from_api(api: Any, indexes: list[int], package: str, *, unique: bool) -> _Rows:
     """Query every arch through the API (the only place that knows both file layouts)."""
     metrics: dict[str, list[float]] = {m.column: [] for m in METRICS}
     archs, uniques = [], []
@@ -259,8 +277,6 @@ def _rows_from_api(api: Any, indexes: list[int], package: str, *, unique: bool, 
         archs.append(api.meta_archs[index])
         if unique:
             uniques.append(api.get_unique_str(index))
-        if fast:  # fast mode loads per-arch files lazily; drop weights so a '-full' dir fits in memory
-            api.clear_params(index, None)
     return _Rows(list(indexes), archs, metrics, uniques if unique else None, package, _package_version(package))
 
 
@@ -268,7 +284,7 @@ def _read_nb201_pth(path: Path) -> _Rows:
     with _quiet_and_wrapped(path, "an official NB201 .pth"):
         api = _load_nb201_api(path)
         indexes = sorted(set(api.evaluated_indexes) & set(api.arch2infos_dict))
-        return _rows_from_api(api, indexes, "nas-bench-201", unique=False, fast=False)
+        return _rows_from_api(api, indexes, "nas-bench-201", unique=False)
 
 
 def _nats_dir_indexes(directory: Path) -> list[int]:
@@ -276,16 +292,51 @@ def _nats_dir_indexes(directory: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in directory.iterdir() if (m := _NATS_ARCH_FILE.match(p.name)))
 
 
+def _load_pbz2(path: Path) -> Any:
+    """A NATS-Bench `.pickle.pbz2` through the restricted unpickler (nats_bench would `pickle.load` it)."""
+    try:
+        with bz2.open(path, "rb") as fh:
+            return _safe_pickle.load(fh)
+    except _safe_pickle.UnsafePickleError as err:
+        raise ConversionError(f"{err.args[0].split(':')[0]} in {path}: a NATS-Bench archive holds only dicts, lists, "
+                              f"numbers and strings; fix: use an unmodified official file ({OBTAIN_HINT})") from None
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise ConversionError(f"cannot read {path} as a NATS-Bench .pickle.pbz2 ({type(err).__name__}: "
+                              f"{' '.join(str(err).split())[:160]}); fix: use an unmodified official file "
+                              f"({OBTAIN_HINT})") from None
+
+
+_NATS_CHUNK = 512  # archs per in-memory API when reading a fast-mode directory
+
+
 def _read_nats(path: Path, fast: bool) -> _Rows:
+    """Every arch of a NATS tss source. The archives are unpickled here, restricted, and handed to
+    `nats_bench.create` as dicts: the package's own loader would run any code a file names."""
     nats_bench = _import_official("nats_bench", "nats-bench", path)
     kind = "a NATS-Bench tss fast-mode directory" if fast else "a NATS-Bench tss .pickle.pbz2"
-    with _quiet_and_wrapped(path, kind):
-        api = nats_bench.create(str(path), "tss", fast_mode=fast, verbose=False)
-        if fast:
-            indexes = [i for i in _nats_dir_indexes(path) if i < len(api.meta_archs)]
-        else:
+    if not fast:
+        data = _load_pbz2(path)
+        with _quiet_and_wrapped(path, kind):
+            api = nats_bench.create(data, "tss", fast_mode=False, verbose=False)
             indexes = sorted(set(api.evaluated_indexes) & set(api.arch2infos_dict))
-        return _rows_from_api(api, indexes, "nats-bench", unique=True, fast=fast)
+            return _rows_from_api(api, indexes, "nats-bench", unique=True)
+    meta = _load_pbz2(path / NATS_META)
+    if not isinstance(meta, dict) or not isinstance(meta.get("meta_archs"), list):
+        raise ConversionError(f"{path / NATS_META} has no meta_archs list; fix: use an unmodified official directory")
+    indexes = [i for i in _nats_dir_indexes(path) if i < len(meta["meta_archs"])]
+    parts: list[_Rows] = []
+    for start in range(0, len(indexes), _NATS_CHUNK):  # bounded memory: one chunk of archs at a time
+        chunk = indexes[start:start + _NATS_CHUNK]
+        infos = {i: _load_pbz2(path / f"{i:06d}.pickle.pbz2") for i in chunk}
+        with _quiet_and_wrapped(path, kind):
+            api = nats_bench.create({"meta_archs": meta["meta_archs"], "arch2infos": infos,
+                                     "evaluated_indexes": chunk}, "tss", fast_mode=False, verbose=False)
+            parts.append(_rows_from_api(api, chunk, "nats-bench", unique=True))
+    if not parts:
+        return _Rows([], [], {m.column: [] for m in METRICS}, [], "nats-bench", _package_version("nats-bench"))
+    return _Rows([i for p in parts for i in p.arch_index], [a for p in parts for a in p.arch],
+                 {m.column: [v for p in parts for v in p.metrics[m.column]] for m in METRICS},
+                 [u for p in parts for u in (p.unique_str or [])], parts[0].api_package, parts[0].api_version)
 
 
 def _read_csv(path: Path) -> _Rows:

@@ -101,7 +101,7 @@ def _check_genotypes(obj: object) -> None:
 def read_genotypes(path: Path) -> list[dict[str, list]]:
     """The genotypes of the maestro pickle, parsed and checked against the DARTS space."""
     fix = f"download it again; {OBTAIN_HINT}"
-    raw = _safe_pickle.load(path, _GENOTYPE_GLOBALS, expected="a list of nasbench.sample_model.Genotype",
+    raw = _safe_pickle.load_file(path, _GENOTYPE_GLOBALS, expected="a list of nasbench.sample_model.Genotype",
                             fix=fix, check=_check_genotypes)
     out = []
     for i, g in enumerate(raw):
@@ -126,7 +126,7 @@ def read_accuracies(path: Path, n: int) -> np.ndarray:
         if bad:
             raise ValueError(f"value {bad[0]} is {obj[bad[0]]!r}, not an accuracy in (0, 100]")
 
-    values = _safe_pickle.load(path, _ACCURACY_GLOBALS, expected=f"a list of {n} accuracies (percent)",
+    values = _safe_pickle.load_file(path, _ACCURACY_GLOBALS, expected=f"a list of {n} accuracies (percent)",
                                fix=f"download it again; {OBTAIN_HINT}", check=check)
     return np.asarray(values, dtype=np.float64)
 

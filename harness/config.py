@@ -28,10 +28,13 @@ abs_alpha, reinit_weights_each_step, tie_break, prune_pool, bn_mode, dtype, batc
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 import hashlib
 import itertools
 import json
 import math
+import operator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -122,7 +125,9 @@ class CellConfig:
         return dict(self.space_options)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        # Every field is a plain value (space_options a tuple of pairs): no deep copy needed, and
+        # dataclasses.asdict's recursion dominated planning a 10^5-cell grid.
+        d = {name: getattr(self, name) for name in CELL_FIELDS}
         d["space_options"] = dict(self.space_options)
         return d
 
@@ -132,9 +137,11 @@ class CellConfig:
         d["space_options"] = tuple(sorted(dict(d.get("space_options") or {}).items()))
         return cls(**d)
 
-    @property
+    @functools.cached_property
     def cell_id(self) -> str:
         """Stable id: hash of the resolved cell (resolve first; unresolved cells are rejected).
+
+        Computed once per cell object (cached: a frozen cell never changes).
 
         Fields added after the first release are left out of the hash while they hold their
         neutral value (`_ADDED_FIELDS`), so adding an option never renames existing cells: a
@@ -332,19 +339,84 @@ def _check_space_options(cell: CellConfig, where: str) -> None:
         raise UnknownNameError(f"dataset for space {cell.space}", cell.dataset, space.datasets, where)
 
 
+_SEED_SENTINEL = "\x00seed\x00"  # stands for the seed in a template's id blob (JSON-escaped: unique)
+
+
+def _id_blob(d: dict[str, Any]) -> str:
+    return json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+
+
+_SEED_SENTINEL_JSON = json.dumps(_SEED_SENTINEL)
+
+
+def _with_seed(template_state: dict[str, Any], seed: int, blob: tuple[str, str]) -> CellConfig:
+    """A copy of a template cell (`template_state`: its `__dict__`) with another seed, without
+    re-validating; its id is hashed from the template's blob (`_seeded_blob`) with the seed put in.
+
+    Why this way: planning a million cells must take seconds and well under a GB. Copying the
+    template's instance dict keeps CPython's key-sharing (split) layout, ~250 bytes a cell instead
+    of ~1 KB for a fresh dict, and skips __init__ (~20 us a cell here)."""
+    state = template_state.copy()
+    state["seed"] = seed
+    state["cell_id"] = hashlib.sha256(f"{blob[0]}{seed}{blob[1]}".encode()).hexdigest()[:16]
+    cell = object.__new__(CellConfig)
+    object.__setattr__(cell, "__dict__", state)  # frozen: plain assignment is refused
+    return cell
+
+
+def _seeded_blob(template: CellConfig) -> tuple[str, str]:
+    """The JSON `cell_id` hashes for `template`, split where the seed goes (before, after)."""
+    d = template.to_dict()
+    d = {k: v for k, v in d.items() if not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])}
+    d["seed"] = _SEED_SENTINEL
+    before, sep, after = _id_blob(d).partition(_SEED_SENTINEL_JSON)
+    if not sep:  # cannot happen: the sentinel was just put in
+        raise RuntimeError("internal error: the seed sentinel is missing from the cell's id blob")
+    return before, after
+
+
 def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> list[CellConfig]:
-    """The product of the grid axes over the fixed settings, resolved, in grid order."""
-    axes = list(grid.items())
-    cells, seen = [], set()
-    for combo in itertools.product(*(values for _, values in axes)):
-        values = dict(settings)
-        values.update({k: v for (k, _), v in zip(axes, combo)})
-        cell = CellConfig(**values)
-        _check_space_options(cell, where)
-        cell = resolve(cell)
-        if cell.cell_id not in seen:  # duplicate grid values collapse to one cell
-            seen.add(cell.cell_id)
-            cells.append(cell)
+    """The product of the grid axes over the fixed settings, resolved, in grid order.
+
+    `resolve` never depends on the seed, so each combination of the other axes is checked and
+    resolved once (a template) and every seed is a copy of it; each cell's id is computed once.
+    """
+    names = list(grid)
+    others = [i for i, n in enumerate(names) if n != "seed"]
+    seeds = grid.get("seed", [settings.get("seed", CellConfig.seed)])
+    seed_pos = names.index("seed") if "seed" in grid else None
+    templates: dict[tuple, tuple[dict[str, Any], tuple[str, str]]] = {}
+    for key in itertools.product(*(range(len(grid[names[i]])) for i in others)):
+        values = {**settings, **{names[i]: grid[names[i]][j] for i, j in zip(others, key)}}
+        values.pop("seed", None)
+        template = CellConfig(**values)
+        _check_space_options(template, where)
+        template = resolve(template)
+        template.cell_id  # noqa: B018  (cached into the instance dict, whose layout the copies share)
+        templates[key] = (template.__dict__, _seeded_blob(template))
+    if len(others) > 1:
+        key_of = operator.itemgetter(*others)
+    else:
+        key_of = (lambda combo, i=others[0]: (combo[i],)) if others else (lambda combo: ())
+    # Cells can coincide only if two templates resolve alike or a seed repeats; else skip the check.
+    distinct = len({blob for _, blob in templates.values()}) == len(templates) and len(set(seeds)) == len(seeds)
+    cells: list[CellConfig] = []
+    seen: set[str] = set()
+    gc_was_on = gc.isenabled()
+    gc.disable()  # a million new objects, no cycles: the collector's passes would cost more than the loop
+    try:
+        # Grid order: the file's axes in order (the seed's included), the last one fastest.
+        for combo in itertools.product(*(range(len(grid[n])) for n in names)):
+            state, blob = templates[key_of(combo)]
+            cell = _with_seed(state, seeds[combo[seed_pos]] if seed_pos is not None else seeds[0], blob)
+            if distinct:
+                cells.append(cell)
+            elif cell.cell_id not in seen:  # duplicate grid values collapse to one cell
+                seen.add(cell.cell_id)
+                cells.append(cell)
+    finally:
+        if gc_was_on:
+            gc.enable()
     return cells
 
 
@@ -390,7 +462,11 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     cells, seen = [], set()
     for i, sub in enumerate(grids):
         where = f"{source}:grid" + (f"[{i}]" if isinstance(grid, list) else "")
-        for cell in expand(settings, _check_grid(sub, settings, where), where):
+        expanded = expand(settings, _check_grid(sub, settings, where), where)
+        if len(grids) == 1:
+            cells = expanded  # already unique
+            break
+        for cell in expanded:
             if cell.cell_id not in seen:
                 seen.add(cell.cell_id)
                 cells.append(cell)
@@ -418,6 +494,17 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     )
 
 
+def field_value(key: str, text: str, where: str) -> Any:
+    """A cell field's value typed as a sweep file types it: `1e-3` -> 0.001, `true` -> True, `0` -> 0."""
+    if key not in CELL_FIELDS:
+        raise UnknownNameError("cell field", key, CELL_FIELDS, where)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raw = text
+    return _check_value(key, raw, where)
+
+
 def load(path: str | Path) -> SweepConfig:
     """Read and validate a sweep YAML file."""
     path = Path(path)
@@ -425,8 +512,14 @@ def load(path: str | Path) -> SweepConfig:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(str(path), "sweep file not found; pass a path such as sweeps/quickstart.yaml") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "is a directory, not a sweep file; pass a YAML file such as "
+                                     "sweeps/quickstart.yaml") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read the sweep file ({type(exc).__name__}: "
+                                     f"{' '.join(str(exc).split())[:160]})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"not valid YAML: {' '.join(str(exc).split())}") from None
     return parse(raw, str(path))

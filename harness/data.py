@@ -46,7 +46,6 @@ mean/std (``normalization="nb201"``) or DARTS' CIFAR mean/std for every dataset 
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 import zipfile
 from collections.abc import Callable
@@ -56,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import _safe_pickle
 from harness.errors import DataFormatError, DataNotFoundError, UnknownNameError
 
 log = logging.getLogger(__name__)
@@ -246,9 +246,10 @@ def _str_keys(d: object, path: Path, expected: str, dataset: str) -> dict:
 
 
 def _read_pickle(path: Path, expected: str, dataset: str) -> dict:
+    # Restricted: an image file is data, so a pickle naming any callable is refused, never run.
     try:
         with open(path, "rb") as f:
-            obj = pickle.load(f, encoding="latin1")
+            obj = _safe_pickle.load(f, encoding="latin1")
     except Exception as e:  # noqa: BLE001  (any unpickling failure is a format problem)
         raise _format_error(path, expected, dataset, f"{type(e).__name__}: {e}".strip()) from e
     return _str_keys(obj, path, expected, dataset)

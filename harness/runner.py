@@ -5,8 +5,11 @@
 
 Per cell: seed -> input batch -> supernet (+ abs pass) -> FreeDARTS search -> arch key ->
 parameter count of the discrete network -> benchmark lookup of the final architecture and of
-every trajectory step. Any exception becomes a `failed` row whose `error` is one line; a cell
-never aborts the sweep and never yields an architecture from non-finite scores.
+every trajectory step. Missing input data (`DataNotFoundError`, e.g. a labelled search without
+training images) becomes a `no_data` row; any other exception a `failed` row. Either way `error`
+is one line whose paths are written relative to the data root (`$HARNESS_DATA/...`) and the cache
+(`$HARNESS_CACHE/...`); a cell never aborts the sweep and never yields an architecture from
+non-finite scores.
 
 Benchmark tables and image sets are opened once per process (`_open_table` is cached, and
 `harness.data` caches image sets), so a warm worker pays for them once.
@@ -17,17 +20,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
-import hashlib
 import json
 import logging
 import os
 import platform
 import random
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -39,13 +39,15 @@ import torch
 
 from benchmarks import get_benchmark
 from benchmarks.errors import ArchNotInBenchmarkError
-from benchmarks.paths import data_root
+from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root, data_root
 from harness import __version__, freedarts
 from harness.config import CellConfig
 from harness.data import DATASETS, search_batch
 from harness.engine import DEFAULT_ENGINE
+from harness.errors import DataNotFoundError
 from harness.methods import get_method
-from harness.store import CELL_COLUMNS, STATUS_FAILED, STATUS_OK, TRAJECTORY_COLUMNS
+from harness.store import CELL_COLUMNS, STATUS_FAILED, STATUS_NO_DATA, STATUS_OK, TRAJECTORY_COLUMNS
+from harness.tables import local_table_dir, pack_table  # noqa: F401  (pack_table: re-exported)
 
 # Columns a benchmark's lookup must never overwrite.
 _NOT_METRICS = {"cell_id", "sweep", "space", "dataset", "variant", "mode", "seed", "alpha_scale", "status", "error",
@@ -102,44 +104,25 @@ def git_provenance(repo: Path | None = None) -> dict[str, Any]:
     return {"git_sha": sha, "git_dirty": dirty}
 
 
-def pack_table(table_dir: str | None, limit_bytes: int = 256 * 2**20) -> tuple[tuple, str]:
-    """(files, content hash) of a table directory for shipping, or ((), "") if absent or too big."""
-    if table_dir is None:
-        return (), ""
-    files = sorted(p for p in Path(table_dir).rglob("*") if p.is_file())
-    if sum(p.stat().st_size for p in files) > limit_bytes:
-        log.warning("benchmark table %s is over %d MB: not shipped; every node must see it at that path",
-                    table_dir, limit_bytes // 2**20)
-        return (), ""
-    packed = tuple((str(p.relative_to(table_dir)), p.read_bytes()) for p in files)
-    digest = hashlib.sha256()
-    for name, blob in packed:
-        digest.update(name.encode() + b"\0" + hashlib.sha256(blob).digest())
-    return packed, digest.hexdigest()[:16]
-
-
-def local_table_dir(ctx: RunContext) -> str | None:
-    """The table directory this process reads: the shipped copy (materialised once per host)."""
-    if ctx.table_dir is None or not ctx.table_files:
-        return ctx.table_dir
-    target = Path(tempfile.gettempdir()) / "freedarts-tables" / f"{ctx.benchmark}-{ctx.table_key}"
-    if not (target / ".complete").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target.parent))
-        for name, blob in ctx.table_files:
-            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / name).write_bytes(blob)
-        (tmp / ".complete").touch()
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another worker on this host won the race: use its copy
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)
-
-
 @functools.lru_cache(maxsize=8)
-def _open_table(benchmark: str, table_dir: str):
+def _open_table(benchmark: str, table_dir: str, table_key: str):
+    # Keyed by content hash too: a table rebuilt at the same path is a different table.
     return get_benchmark(benchmark).open_table(Path(table_dir))
+
+
+def portable(text: str, roots: dict[str, str]) -> str:
+    """`text` with machine paths replaced by portable names, longest path first, e.g.
+    /home/me/data/cifar100/x -> $HARNESS_DATA/cifar100/x: a row's error reads the same on any machine."""
+    for path in sorted((p for p in roots if p and p != "/"), key=len, reverse=True):
+        text = text.replace(path.rstrip("/"), roots[path])
+    return text
+
+
+def _worker_roots(ctx: RunContext, table_dir: str | None) -> dict[str, str]:
+    roots = {str(cache_root()): f"${CACHE_ENV}", ctx.data_root or str(data_root()): f"${DATA_ENV}"}
+    if table_dir and ctx.table_dir and table_dir != ctx.table_dir:
+        roots[table_dir] = ctx.table_dir  # this worker's copy: name the driver's table instead
+    return roots
 
 
 def _device() -> tuple[torch.device, str]:
@@ -208,10 +191,17 @@ def run_cell(cell: CellConfig, ctx: RunContext, attempt: int = 1) -> tuple[dict[
     try:
         trajectory = _search_and_lookup(cell, ctx, device, row)
         row["status"] = STATUS_OK
+    except DataNotFoundError as exc:  # the input data is missing: not an error of the search
+        row.update(status=STATUS_NO_DATA, error=_one_line(exc))
+        trajectory = []
     except Exception as exc:  # a cell's failure is data, not a crash of the sweep
         log.debug("cell %s failed", cell.cell_id, exc_info=True)
         row.update(status=STATUS_FAILED, error=_one_line(exc))
         trajectory = []
+    roots = _worker_roots(ctx, row.pop("_table_dir", None))
+    for key in ("error", "lookup_error", "data_source"):
+        if row.get(key):
+            row[key] = portable(row[key], roots)
     row["finished_at"] = datetime.now(timezone.utc)
     _release_memory()
     return row, trajectory
@@ -276,7 +266,8 @@ def _lookup_fn(ctx: RunContext, row: dict[str, Any]):
     if table_dir is None:
         row["lookup_status"] = "no_table"
         return lambda arch: {}
-    table = _open_table(ctx.benchmark, table_dir)
+    row["_table_dir"] = table_dir  # popped by run_cell: names this worker's copy in error texts
+    table = _open_table(ctx.benchmark, table_dir, ctx.table_key)
     row["benchmark_sha256"] = table.sha256
     row["benchmark_source"] = str(table.metadata.get("source", ""))
 

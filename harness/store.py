@@ -15,26 +15,58 @@ trajectory first, cells last), so a killed sweep leaves either a whole cell or n
 re-run that retries a failed cell replaces its row: never two rows for one cell. Only the driver
 writes here (workers send rows back through Ray), so nodes need no shared file system.
 
+Faults the readers survive:
+* Temporary files are named `.tmp-*.partial`: they never match a part file (`*.parquet`, no leading
+  dot), and `clean_temp` (run by the sweep driver while it holds the folder's lock) removes the
+  ones a killed writer left.
+* Part files carry Parquet page checksums (CRC-32 of every data page) and are read with checksum
+  verification; a file that cannot be read or fails its checksum is moved to
+  `<results>/quarantine/<cells|trajectory>/` with one warning line, its cell counts as missing
+  (the next sweep runs it again) and the readers return the rest.
+
+Statuses: `ok`, `no_data` (the cell's input data is missing, e.g. a labelled search without
+training images: not an error of the harness or the method) and `failed` (an error). Rows
+written before `no_data` existed hold `failed` with a `DataNotFoundError`; readers upgrade them
+(`_conform`), and `upgrade` rewrites such part files once.
+
 Column names are constants below; `CELL_SCHEMA` and `TRAJECTORY_SCHEMA` fix their types so that
 every part file has the same schema (an all-null column would otherwise be typed `null`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+log = logging.getLogger(__name__)
+
 CELLS_DIR = "cells"
 TRAJECTORY_DIR = "trajectory"
+QUARANTINE_DIR = "quarantine"
+PART_SUFFIX = ".parquet"
+TMP_PREFIX = ".tmp-"            # temporary files: ".tmp-XXXX.partial", never a part file name
+TMP_SUFFIX = ".partial"
 STATUS_OK = "ok"
-STATUS_FAILED = "failed"
+STATUS_NO_DATA = "no_data"      # input data missing (e.g. no training images): not an error
+STATUS_FAILED = "failed"        # an error
+STATUSES = (STATUS_OK, STATUS_NO_DATA, STATUS_FAILED)
+# Written into every part file's schema metadata; files without it (or with an older value) are
+# rewritten by `upgrade` (new columns, no_data statuses, page checksums).
+STORE_VERSION = b"2"
+_VERSION_KEY = b"freedarts_store"
+FILE_MODE = 0o644
+# The error class whose rows are `no_data` (rows from before that status said `failed`).
+NO_DATA_ERROR = "DataNotFoundError"
 
 # Metric columns looked up for every found architecture (NB201 semantics: see benchmarks/nasbench201.py).
 METRICS = ("cifar10_test_acc", "cifar100_test_acc", "imagenet16_test_acc")
@@ -85,8 +117,8 @@ _INPUTS = [
     ("config_json", pa.string()),        # the whole resolved cell, JSON
 ]
 _OUTPUTS = [
-    ("status", pa.string()),             # ok | failed
-    ("error", pa.string()),              # one line for failed cells, else null
+    ("status", pa.string()),             # ok | no_data | failed
+    ("error", pa.string()),              # one line for failed and no_data cells, else null
     ("arch", pa.string()),               # arch key (NB201: official arch string)
     ("params_m", pa.float64()),          # params (M) of the discrete network with the search dataset's head
     ("flops_m", pa.float64()),           # its FLOPs (M multiply-adds), where the space computes them
@@ -169,11 +201,14 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
+    """Write `table` to `path` through a uniquely named temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; results are for every reader of the folder
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _VERSION_KEY: STORE_VERSION})
     try:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, write_page_checksum=True)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -181,43 +216,154 @@ def _write_atomic(table: pa.Table, path: Path) -> None:
 
 
 def write_cell(results_dir: Path, cell_row: dict[str, Any], trajectory_rows: list[dict[str, Any]]) -> None:
-    """Write (or replace) one cell's rows. The trajectory goes first: a cells row means complete."""
+    """Write (or replace) one cell's rows. The trajectory goes first: a cells row means complete.
+
+    A replaced cell loses its old row before the new trajectory is written, so a writer killed
+    half-way leaves the cell without a row (it runs again), never an old row beside new steps.
+    """
     cell_id = cell_row["cell_id"]
     results_dir = Path(results_dir)
-    traj_path = results_dir / TRAJECTORY_DIR / f"{cell_id}.parquet"
+    cell_path = results_dir / CELLS_DIR / f"{cell_id}{PART_SUFFIX}"
+    traj_path = results_dir / TRAJECTORY_DIR / f"{cell_id}{PART_SUFFIX}"
+    cell_path.unlink(missing_ok=True)
     if trajectory_rows:
         _write_atomic(_table(trajectory_rows, TRAJECTORY_SCHEMA), traj_path)
     else:
         traj_path.unlink(missing_ok=True)  # a retried cell that now fails has no trajectory
-    _write_atomic(_table([cell_row], CELL_SCHEMA), results_dir / CELLS_DIR / f"{cell_id}.parquet")
+    _write_atomic(_table([cell_row], CELL_SCHEMA), cell_path)
 
 
-def _read(directory: Path, schema: pa.Schema) -> pd.DataFrame:
-    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
-    if not files:
-        return schema.empty_table().to_pandas()
-    return pa.concat_tables([_conform(pq.read_table(f), schema) for f in files]).to_pandas()
+def part_files(directory: Path) -> list[Path]:
+    """The part files of a cells/ or trajectory/ folder: `*.parquet` without a leading '.' or '_'."""
+    if not Path(directory).is_dir():
+        return []
+    return sorted(p for p in Path(directory).iterdir()
+                  if p.name.endswith(PART_SUFFIX) and p.name[0] not in "._" and p.is_file())
+
+
+def clean_temp(results_dir: str | Path) -> int:
+    """Remove temporary files a killed writer left (call only while holding the folder's lock)."""
+    removed = 0
+    for sub in ("", CELLS_DIR, TRAJECTORY_DIR):
+        directory = Path(results_dir) / sub
+        for p in directory.glob(f"{TMP_PREFIX}*") if directory.is_dir() else []:
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def quarantine(results_dir: str | Path, path: Path, reason: str) -> Path | None:
+    """Move an unreadable part file to `<results>/quarantine/<sub>/` with one warning line; returns
+    where it went (None when it vanished or could not be moved, e.g. a read-only results folder)."""
+    results_dir, path = Path(results_dir), Path(path)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target_dir = results_dir / QUARANTINE_DIR / path.parent.name
+    target = target_dir / f"{path.stem}.{stamp}.corrupt"  # not *.parquet: no reader picks it up
+    reason = " ".join(str(reason).split())[:200]
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("unreadable part file %s skipped (%s); could not move it to %s: %s", path, reason, target_dir, exc)
+        return None
+    with (results_dir / QUARANTINE_DIR / "quarantine.log").open("a") as fh:
+        fh.write(f"{stamp}\t{path.parent.name}/{path.name}\t{target.name}\t{reason}\n")
+    log.warning("quarantined unreadable part file %s -> %s (%s); its cell counts as missing and runs again",
+                path, target, reason)
+    return target
+
+
+def _check_footer(table: pa.Table, path: Path) -> pa.Table:
+    """Parquet checksums cover data pages, not the footer (schema): a damaged column name or type
+    would read as a missing or reinterpreted column. Every file the store writes has exactly one
+    of its schemas, so anything else is damage."""
+    names = table.column_names
+    schema = CELL_SCHEMA if path.parent.name == CELLS_DIR else TRAJECTORY_SCHEMA
+    unknown = sorted(set(names) - set(schema.names))
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"columns {unknown or names} are not the results schema's")
+    if (table.schema.metadata or {}).get(_VERSION_KEY) == STORE_VERSION and \
+            table.schema.remove_metadata() != schema:
+        raise ValueError("the schema differs from the one this store writes")
+    return table
+
+
+def _read_part(results_dir: Path, path: Path) -> pa.Table | None:
+    """One part file, page checksums verified; None (and quarantined) if it cannot be read."""
+    before = _stat(path)
+    try:
+        return _check_footer(pq.read_table(path, page_checksum_verification=True), path)
+    except Exception as exc:  # noqa: BLE001  (truncated, bit-flipped, not Parquet: all mean unreadable)
+        if before is None or _stat(path) != before:
+            return None  # replaced by a writer meanwhile (or gone): not this file's fault
+        quarantine(results_dir, path, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _stat(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _read(results_dir: Path, sub: str, schema: pa.Schema) -> pd.DataFrame:
+    tables = [t for f in part_files(results_dir / sub) if (t := _read_part(results_dir, f)) is not None]
+    if not tables:
+        return _conform(schema.empty_table(), schema).to_pandas()
+    return pa.concat_tables([_conform(t, schema) for t in tables]).to_pandas()
 
 
 def read_cells(results_dir: str | Path) -> pd.DataFrame:
     """The cells table of a sweep (empty, with the full column set, if nothing ran yet)."""
-    return _read(Path(results_dir) / CELLS_DIR, CELL_SCHEMA)
+    return _read(Path(results_dir), CELLS_DIR, CELL_SCHEMA)
 
 
 def read_trajectory(results_dir: str | Path) -> pd.DataFrame:
-    return _read(Path(results_dir) / TRAJECTORY_DIR, TRAJECTORY_SCHEMA)
+    """The trajectory table of a sweep. A cell whose trajectory file is unreadable is quarantined
+    whole (its cells row too), so that it runs again."""
+    results_dir = Path(results_dir)
+    tables = []
+    for f in part_files(results_dir / TRAJECTORY_DIR):
+        table = _read_part(results_dir, f)
+        if table is None:
+            cell_row = results_dir / CELLS_DIR / f.name
+            if cell_row.exists():
+                quarantine(results_dir, cell_row, f"its trajectory file {f.name} is unreadable")
+            continue
+        tables.append(_conform(table, TRAJECTORY_SCHEMA))
+    if not tables:
+        return TRAJECTORY_SCHEMA.empty_table().to_pandas()
+    return pa.concat_tables(tables).to_pandas()
 
 
 def cell_statuses(results_dir: str | Path) -> dict[str, str]:
-    """cell_id -> status of every cell that has a row (what resume skips).
+    """cell_id -> status of every cell with a readable row (what resume skips).
 
-    Reads two columns of all part files as one dataset (temporary `.tmp-*` files are ignored).
+    Reads every cells part file whole, so that every page's checksum is checked: one dataset
+    scan, and file by file (quarantining the bad ones) only when that scan fails.
     """
-    directory = Path(results_dir) / CELLS_DIR
-    if not directory.is_dir() or not any(directory.glob("*.parquet")):
+    results_dir = Path(results_dir)
+    files = part_files(results_dir / CELLS_DIR)
+    if not files:
         return {}
-    t = ds.dataset(directory, format="parquet", schema=CELL_SCHEMA).to_table(columns=["cell_id", "status"])
-    return dict(zip(t.column("cell_id").to_pylist(), t.column("status").to_pylist()))
+    try:
+        fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+            page_checksum_verification=True))
+        table = ds.dataset([str(f) for f in files], format=fmt, schema=CELL_SCHEMA).to_table()
+        if table.column("cell_id").null_count or table.column("status").null_count:
+            raise ValueError("a part file lacks cell_id or status")  # a damaged footer: find it below
+    except Exception:  # noqa: BLE001  (some file is unreadable: find it, quarantine it, keep the rest)
+        parts = [t for f in files if (t := _read_part(results_dir, f)) is not None]
+        table = pa.concat_tables([_conform(t, CELL_SCHEMA) for t in parts]) if parts else None
+    if table is None:
+        return {}
+    statuses = _upgraded_status(table)
+    return dict(zip(table.column("cell_id").to_pylist(), statuses.to_pylist()))
 
 
 # Columns added after results were first written, and the value that rows written before them
@@ -226,11 +372,24 @@ def cell_statuses(results_dir: str | Path) -> dict[str, str]:
 _BACKFILL = {"method": "freedarts", "engine": "reference"}
 
 
+def _upgraded_status(table: pa.Table) -> pa.ChunkedArray:
+    """The status column with legacy rows upgraded: `failed` + DataNotFoundError -> `no_data`."""
+    status = table.column("status")
+    if "error" not in table.column_names:
+        return status
+    legacy = pc.and_(pc.equal(status, STATUS_FAILED),
+                     pc.starts_with(table.column("error").cast(pa.string()), NO_DATA_ERROR + ":"))
+    return pc.if_else(pc.fill_null(legacy, False), STATUS_NO_DATA, status)
+
+
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`table` with exactly `schema`'s columns: missing ones null (or their backfill value)."""
+    """`table` with exactly `schema`'s columns: missing ones null (or their backfill value), and
+    legacy statuses upgraded."""
     columns = []
     for field in schema:
-        if field.name in table.column_names:
+        if field.name == "status" and "status" in table.column_names:
+            columns.append(_upgraded_status(table).cast(field.type))
+        elif field.name in table.column_names:
             columns.append(table.column(field.name).cast(field.type))
         else:
             fill = _BACKFILL.get(field.name)
@@ -238,18 +397,30 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _current(path: Path, schema: pa.Schema) -> bool:
+    written = pq.read_schema(path)
+    return (written.metadata or {}).get(_VERSION_KEY) == STORE_VERSION and written.remove_metadata() == schema
+
+
 def upgrade(results_dir: str | Path) -> int:
-    """Rewrite part files written under an older schema to the current one; returns how many.
+    """Rewrite part files written by an older store to the current one; returns how many.
 
     Keeps a results directory uniform as the schema grows, so `pd.read_parquet(dir)` (which takes
-    its schema from one file) sees every column of every row. The sweep driver runs it first.
+    its schema from one file) sees every column of every row; rewritten files also get page
+    checksums and the `no_data` status. Unreadable files are quarantined. The sweep driver runs it
+    first, holding the folder's lock.
     """
+    results_dir = Path(results_dir)
     rewritten = 0
     for sub, schema in ((CELLS_DIR, CELL_SCHEMA), (TRAJECTORY_DIR, TRAJECTORY_SCHEMA)):
-        directory = Path(results_dir) / sub
-        for f in sorted(directory.glob("*.parquet")) if directory.is_dir() else []:
-            if pq.read_schema(f).remove_metadata() == schema:
-                continue
-            _write_atomic(_conform(pq.read_table(f), schema), f)
-            rewritten += 1
+        for f in part_files(results_dir / sub):
+            try:
+                if _current(f, schema):
+                    continue
+            except Exception:  # noqa: BLE001  (unreadable footer: _read_part quarantines it)
+                pass
+            table = _read_part(results_dir, f)
+            if table is not None:
+                _write_atomic(_conform(table, schema), f)
+                rewritten += 1
     return rewritten

@@ -1,25 +1,36 @@
 """`python -m harness.sweep SWEEP.yaml`: run every cell of a sweep on Ray Tune, write Parquet.
 
     python -m harness.sweep sweeps/quickstart.yaml              # embedded local Ray, 1 CPU per cell
-    python -m harness.sweep sweeps/table3.yaml --address auto   # an existing Ray cluster
+    python -m harness.sweep sweeps/table3.yaml --address HOST:6379   # an existing Ray cluster
     python -m harness.sweep sweeps/table3.yaml --dry-run        # print the cells, run nothing
     python -m harness.sweep sweeps/table3.yaml --engine reference  # the readable ZEROS engine (default: fast)
 
 Re-running the same command resumes: cells that already have a row in `results/<name>/cells`
-are skipped (failed ones too, unless `--retry-failed`); adding seeds or alpha-scales to the file
-runs only the new cells. Each Tune trial is one cell; it asks for 1 GPU when the cluster has
-GPUs, else 1 CPU; actors are reused so a warm worker keeps its benchmark table and images.
-Workers send their rows back to the driver, which alone writes the results directory (atomic
-per-cell part files), so a killed sweep never leaves half a cell or a duplicate.
+are skipped (failed ones too, unless `--retry-failed`; `no_data` ones unless `--retry-no-data`);
+adding seeds or alpha-scales to the file runs only the new cells. Each Tune trial is one cell; it
+asks for 1 GPU when the cluster has GPUs, else 1 CPU; actors are reused so a warm worker keeps
+its benchmark table and images. Workers send their rows back to the driver, which alone writes
+the results directory (atomic per-cell part files), so a killed sweep never leaves half a cell or
+a duplicate.
 
-This is the only module that imports Ray.
+Exit codes (for scripts: `sweep && report`):
+    0    every selected cell has an `ok` or `no_data` row
+    1    some selected cell is `failed` (or has no row)
+    2    bad input: sweep file, --only filter, benchmark table, Ray address (one `error:` line)
+    3    the results folder is locked by another driver (`--wait` queues instead)
+    130  interrupted (SIGINT / SIGTERM): "interrupted: N of M cells have rows; re-run ..."
+
+Ray is imported only here and in `harness.ray_session`.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import hashlib
 import json
 import logging
+import operator
 import os
 import shutil
 import signal
@@ -33,91 +44,66 @@ import yaml
 
 from benchmarks import get_benchmark
 from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root, data_root
-from harness import store
-from harness.config import CELL_FIELDS, CellConfig, SweepConfig, load
+from harness import ray_session, store
+from harness.config import CELL_FIELDS, CellConfig, SweepConfig, field_value, load
 from harness.engine import DEFAULT_ENGINE, ENGINES, check_engine
-from harness.errors import BenchmarkError, ConfigError, HarnessError, UnknownNameError
-from harness.runner import RunContext, failed_row, git_provenance, pack_table, run_cell
+from harness.errors import BenchmarkError, ConfigError, HarnessError
+from harness.interrupts import EXIT_INTERRUPTED, NullSignals, Signals
+from harness.lock import ResultsLock, ResultsLockedError, describe
+from harness.progress import Progress
+from harness.runner import RunContext, failed_row, git_provenance, portable, run_cell
+from harness.tables import pack_table, resolve_table
 
 log = logging.getLogger("harness.sweep")
 KILL_ENV = "FREEDARTS_KILL_CELLS"  # fault injection: 'CELL_ID[:TIMES],...' (see parse_faults)
 FAULT_DIR_ENV = "FREEDARTS_FAULT_DIR"  # where injected faults count attempts (shared by the workers)
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
+_TUNE_PREFIX = "freedarts-tune-"
 
 
 # -- planning (no Ray) ------------------------------------------------------------------------------
-def select(cells: tuple[CellConfig, ...], only: list[str]) -> list[CellConfig]:
-    """Cells matching every `KEY=VALUE` filter (values compared as strings; several VALUEs with ',')."""
+def select(cells: tuple[CellConfig, ...], only: list[str], source: str = "the sweep") -> list[CellConfig]:
+    """Cells matching every `KEY=VALUE` filter (several VALUEs with ','), values typed as the field is
+    (`alpha_scale=1e-3` matches 0.001, `augment=true` matches True). A filter that leaves no cell is
+    a `ConfigError` naming it and the values present."""
     selected = list(cells)
     for item in only:
-        key, sep, value = item.partition("=")
+        key, sep, text = item.partition("=")
+        where = f"--only {item}"
         if not sep:
             raise ConfigError("--only", f"expected KEY=VALUE, got {item!r}")
-        if key not in CELL_FIELDS:
-            raise UnknownNameError("cell field", key, CELL_FIELDS, "--only")
-        wanted = set(value.split(","))
-        selected = [c for c in selected if str(getattr(c, key)) in wanted]
+        wanted = [field_value(key, v.strip(), where) for v in text.split(",")]
+        kept = [c for c in selected if any(getattr(c, key) == w for w in wanted)]
+        if not kept:
+            present = sorted({getattr(c, key) for c in selected}, key=str)
+            shown = ", ".join(map(str, present[:20])) + (f", ... ({len(present)} values)" if len(present) > 20 else "")
+            before = "" if selected == list(cells) else f" among the {len(selected)} cells the filters before it keep"
+            raise ConfigError(where, f"matches no cell of {source}{before}; {key} values there: {shown}")
+        selected = kept
     return selected
 
 
-def pending(cells: list[CellConfig], statuses: dict[str, str], retry_failed: bool) -> list[CellConfig]:
-    """Cells without a row in `statuses` (or with a failed row, when retrying failures)."""
-    return [c for c in cells if c.cell_id not in statuses
-            or (retry_failed and statuses[c.cell_id] == store.STATUS_FAILED)]
-
-
-def resolve_table(sweep: SweepConfig) -> str | None:
-    """The benchmark table directory for this sweep (converting a raw source on first use), or None."""
-    if sweep.benchmark == "none":
-        return None
-    bench = get_benchmark(sweep.benchmark)
-    configured = Path(sweep.benchmark_table) if sweep.benchmark_table else None
-    table = bench.resolve_table(data_root(sweep.data_root), cache_root(), configured)
-    return str(table) if table else None
+def pending(cells: list[CellConfig], statuses: dict[str, str], retry_failed: bool,
+            retry_no_data: bool = False) -> list[CellConfig]:
+    """Cells without a row in `statuses`, plus failed / no_data ones when retrying those."""
+    retry = {s for s, on in ((store.STATUS_FAILED, retry_failed), (store.STATUS_NO_DATA, retry_no_data)) if on}
+    return [c for c in cells if statuses.get(c.cell_id, "missing") in retry or c.cell_id not in statuses]
 
 
 def write_config(sweep: SweepConfig, results_dir: Path) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     doc = {"sweep": sweep.raw, "source": sweep.source,
            "cells": [{"cell_id": c.cell_id, **c.to_dict()} for c in sweep.cells]}
-    tmp = results_dir / ".config.yaml.tmp"
-    tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
-    os.replace(tmp, results_dir / "config.yaml")
-
-
-# -- progress ---------------------------------------------------------------------------------------
-class Progress:
-    """One live line: done/total, failed, running, cells/s, ETA (rewritten in place on a terminal)."""
-
-    def __init__(self, total: int, stream=sys.stderr, interval_s: float = 10.0) -> None:
-        self.total, self.stream, self.interval_s = total, stream, interval_s
-        self.done = self.failed = self.running = 0
-        self.t0 = time.monotonic()
-        self._last = 0.0
-        self._tty = stream.isatty()
-
-    def line(self) -> str:
-        elapsed = time.monotonic() - self.t0
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        eta_s = f"{eta:,.0f}s" if eta == eta else "?"
-        return (f"cells {self.done}/{self.total} done, {self.failed} failed, {self.running} running, "
-                f"{rate:.2f} cells/s, elapsed {elapsed:,.0f}s, ETA {eta_s}")
-
-    def update(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self._tty:
-            self.stream.write("\r" + self.line().ljust(100))
-            self.stream.flush()
-        elif force or now - self._last >= self.interval_s:
-            self.stream.write(self.line() + "\n")
-            self.stream.flush()
-            self._last = now
-
-    def close(self) -> None:
-        if self._tty:
-            self.stream.write("\n")
-        else:
-            self.update(force=True)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: big sweeps write in seconds
+    fd, tmp = tempfile.mkstemp(prefix=store.TMP_PREFIX + "config-", suffix=store.TMP_SUFFIX, dir=results_dir)
+    try:
+        os.chmod(tmp, store.FILE_MODE)
+        with os.fdopen(fd, "w") as fh:
+            yaml.dump(doc, fh, Dumper=dumper, sort_keys=False)
+        os.replace(tmp, results_dir / "config.yaml")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # -- Ray Tune ---------------------------------------------------------------------------------------
@@ -161,8 +147,19 @@ def _trainable(config: dict[str, Any], ctx: RunContext) -> None:
     tune.report({"cell_row": json.dumps(row, default=str), "trajectory": json.dumps(trajectory, default=str)})
 
 
-def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
+def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, written: set[str], signals):
     from ray.tune import Callback
+
+    roots = _driver_roots(ctx)
+
+    def write(row: dict[str, Any], trajectory: list[dict[str, Any]]) -> None:
+        for key in ("error", "lookup_error", "data_source"):
+            if row.get(key):
+                row[key] = portable(row[key], roots)
+        with signals.critical():  # an interrupt waits until the cell's files are whole
+            store.write_cell(results_dir, row, trajectory)
+            written.add(row["cell_id"])
+            progress.count(row["status"])
 
     class ResultWriter(Callback):
         """The driver-side, only writer of the results directory."""
@@ -180,13 +177,10 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
             for key in ("started_at", "finished_at"):
                 row[key] = _parse_time(row.get(key))
             row["attempt"] = trial.num_failures + 1
-            store.write_cell(results_dir, row, json.loads(result.pop("trajectory")))
+            write(row, json.loads(result.pop("trajectory")))
             # Tune keeps last_result in its experiment state: keep it small (Tune allows in-place edits).
             result.pop("cell_row")
             result["cell_status"] = row["status"]
-            progress.done += 1
-            progress.failed += row["status"] == store.STATUS_FAILED
-            progress.update()
 
         def on_trial_error(self, iteration, trials, trial, **info):
             # The worker process or its node died on every attempt: record it; never lose the cell.
@@ -195,14 +189,18 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext):
             last = [ln for ln in str(err).strip().splitlines() if ln.strip()]
             reason = last[-1] if last else str(err)
             attempts = trial.num_failures
-            row = failed_row(cell, ctx, f"WorkerDied: {' '.join(reason.split())} (after {attempts} attempt(s))",
-                             attempt=attempts)
-            store.write_cell(results_dir, row, [])
-            progress.done += 1
-            progress.failed += 1
-            progress.update()
+            write(failed_row(cell, ctx, f"WorkerDied: {' '.join(reason.split())} (after {attempts} attempt(s))",
+                             attempt=attempts), [])
 
     return ResultWriter()
+
+
+def _driver_roots(ctx: RunContext) -> dict[str, str]:
+    """Machine paths -> portable names for the rows this driver writes."""
+    roots = {str(cache_root()): f"${CACHE_ENV}"}
+    if ctx.data_root:
+        roots[ctx.data_root] = f"${DATA_ENV}"
+    return roots
 
 
 def _parse_time(value):
@@ -219,28 +217,35 @@ def _absolute_roots() -> None:
             os.environ[var] = str(resolve_root())
 
 
-def _init_ray(address: str | None) -> None:
+def _tune_env() -> None:
     # Our Parquet is the sweep state: Tune's per-trial loggers and frequent experiment snapshots
     # (which dominate runs of thousands of short trials) are not needed. Users may override.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "600")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", "16")
+    # Our SIGINT/SIGTERM handling (Signals) ends the run; Tune's own would swallow Ctrl-C and return.
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     _absolute_roots()
-    import ray
 
-    if ray.is_initialized():
-        return
-    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
-    if address:
-        ray.init(address=address, **kwargs)
-    else:
-        ray.init(include_dashboard=False, **kwargs)
+
+def _tune_dir_prefix(results_dir: Path) -> str:
+    """Tune's scratch folders of one results folder share this prefix, so the next driver (holding
+    the lock) removes the ones a killed driver left."""
+    return _TUNE_PREFIX + hashlib.sha256(str(results_dir.resolve()).encode()).hexdigest()[:12] + "-"
+
+
+def clean_tune_dirs(results_dir: Path) -> int:
+    prefix = _tune_dir_prefix(results_dir)
+    stale = list(Path(tempfile.gettempdir()).glob(prefix + "*"))
+    for d in stale:
+        shutil.rmtree(d, ignore_errors=True)
+    return len(stale)
 
 
 def make_context(sweep: SweepConfig, out=sys.stderr, engine: str = DEFAULT_ENGINE) -> RunContext:
-    """Everything workers need, resolved on the driver (table converted and packed for shipping)."""
-    table_dir = resolve_table(sweep)
+    """Everything workers need, resolved on the driver (table verified, converted and packed)."""
+    table_dir = resolve_table(sweep, out)
     if sweep.benchmark != "none" and table_dir is None:
         out.write(f"note: no {sweep.benchmark} table found, searches run without lookups; "
                   f"{get_benchmark(sweep.benchmark).obtain_hint}\n")
@@ -253,23 +258,34 @@ def make_context(sweep: SweepConfig, out=sys.stderr, engine: str = DEFAULT_ENGIN
                       fault_dir=os.environ.get(FAULT_DIR_ENV), engine=check_engine(engine))
 
 
-def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, address: str | None = None,
-        max_concurrent: int | None = None, out=sys.stderr, engine: str = DEFAULT_ENGINE) -> dict[str, int]:
-    """Run `cells` on Ray Tune and write their rows; returns counts by status of this run's cells."""
-    ctx = make_context(sweep, out, engine)
-    write_config(sweep, results_dir)
-    store.upgrade(results_dir)  # older part files get the current columns before new ones join them
+def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: RunContext, *,
+        address: str | None = None, max_concurrent: int | None = None, out=sys.stderr,
+        written: set[str] | None = None, signals=None) -> None:
+    """Run `cells` on Ray Tune (embedded Ray, or the cluster at `address`) and write their rows."""
     if not cells:
-        return {}
-
-    _init_ray(address)
-    import ray
-    from ray import tune
-
-    resources = sweep.resources.ray_resources(cluster_has_gpus=ray.cluster_resources().get("GPU", 0) > 0)
-    progress = Progress(len(cells), stream=out)
-    storage = tempfile.mkdtemp(prefix="freedarts-tune-")
+        return
+    written = set() if written is None else written
+    signals = signals or NullSignals()
+    _tune_env()
+    progress = None
+    storage = tempfile.mkdtemp(prefix=_tune_dir_prefix(results_dir))
     try:
+        try:
+            if address:
+                ray_session.join(address)
+            else:
+                ray_session.start_local()
+        except SystemExit:  # SIGTERM while Ray starts: Ray's own handler calls sys.exit
+            raise KeyboardInterrupt from None
+        signals.rearm()
+        import ray
+        from ray import tune
+
+        if not log.isEnabledFor(logging.INFO):
+            # A worker that dies is a failed row with its reason; Tune's ERROR traceback adds nothing (-v shows it).
+            logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+        progress = Progress(len(cells), stream=out)
+        resources = sweep.resources.ray_resources(cluster_has_gpus=ray.cluster_resources().get("GPU", 0) > 0)
         tuner = tune.Tuner(
             tune.with_resources(tune.with_parameters(_trainable, ctx=ctx), resources),
             param_space={"cell": tune.grid_search([c.to_dict() for c in cells])},
@@ -278,18 +294,14 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, *, addre
                                         trial_dirname_creator=lambda t: CellConfig.from_dict(t.config["cell"]).cell_id),
             run_config=tune.RunConfig(name=sweep.name, storage_path=storage, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=sweep.max_retries),
-                                      callbacks=[_make_callback(results_dir, progress, ctx)]),
+                                      callbacks=[_make_callback(results_dir, progress, ctx, written, signals)]),
         )
         tuner.fit()
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
+        ray_session.shutdown()
         shutil.rmtree(storage, ignore_errors=True)
-    statuses = store.cell_statuses(results_dir)
-    counts: dict[str, int] = {}
-    for c in cells:
-        s = statuses.get(c.cell_id, "missing")
-        counts[s] = counts.get(s, 0) + 1
-    return counts
 
 
 # -- CLI --------------------------------------------------------------------------------------------
@@ -299,51 +311,133 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a FreeDARTS sweep: one search per cell of the sweep file's grid, on Ray Tune, "
                     "with results as Parquet under RESULTS/<name>/ (cells/ and trajectory/).",
         epilog="Environment: HARNESS_DATA (raw data root: benchmark sources, CIFAR images), HARNESS_CACHE "
-               "(converted tables, default ~/.cache/freedarts). Re-running resumes; see README.md.",
+               "(converted tables, default ~/.cache/freedarts). Exit codes: 0 all cells ok or no_data, 1 some "
+               "failed, 2 bad input, 3 results folder locked, 130 interrupted. Re-running resumes; see README.md.",
     )
     p.add_argument("sweep", help="sweep YAML file, e.g. sweeps/quickstart.yaml")
     p.add_argument("--address", default=None,
-                   help="Ray cluster address ('auto' for the local cluster started with `ray start`); "
-                        "default: start an embedded local Ray on this machine's CPUs")
+                   help="join the Ray cluster at HOST:PORT ('auto': the one `ray start` recorded on this machine); "
+                        "default: start an embedded Ray of this command's own (127.0.0.1 only)")
     p.add_argument("--results", default="results", help="results root (default: results/)")
     p.add_argument("--dry-run", action="store_true", help="print the cells (id, status, fields) and exit")
     p.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
-                   help="run only cells whose field KEY equals VALUE (comma-separated alternatives); repeatable")
+                   help="run only cells whose field KEY equals VALUE, typed as in the sweep file "
+                        "(comma-separated alternatives); repeatable")
     p.add_argument("--retry-failed", action="store_true", help="also re-run cells whose row is 'failed'")
+    p.add_argument("--retry-no-data", action="store_true",
+                   help="also re-run cells whose row is 'no_data' (e.g. after adding images to the data root)")
     p.add_argument("--max-concurrent", type=int, default=None, help="at most this many cells at once")
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
                    help="ZEROS engine: fast (default; same architectures, fewer seconds) or reference (the "
                         "readable oracle); recorded in each row, not part of the cell id (harness/engine.py)")
+    p.add_argument("--wait", action="store_true",
+                   help="if another driver holds the results folder, wait for it instead of exiting with 3")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        sweep = load(args.sweep)
-        results_dir = Path(args.results) / sweep.name
-        cells = select(sweep.cells, args.only)
+class _Run:
+    """What the interrupted line reports: the selected cells and which of them have rows."""
+
+    def __init__(self) -> None:
+        self.selected: list[str] | None = None
+        self.had_rows: set[str] = set()
+        self.written: set[str] = set()
+
+    def interrupted_line(self) -> str:
+        if self.selected is None:
+            return "interrupted before any cell ran; re-run the same command to finish"
+        have = len(self.had_rows | (self.written & set(self.selected)))
+        return f"interrupted: {have} of {len(self.selected)} cells have rows; re-run the same command to finish"
+
+
+def dry_run(cells: list[CellConfig], statuses: dict[str, str], todo: int, results_dir: Path, stream=sys.stdout) -> None:
+    """One line per cell (id, status, the fields that differ between cells), then the fixed fields."""
+    varying = [k for k in CELL_FIELDS
+               if k != "space_options" and len(set(map(operator.attrgetter(k), cells))) > 1]
+    fixed = [k for k in CELL_FIELDS if k not in varying]
+    line = "{}  {:7s} " + " ".join(f"{k}={{}}" for k in varying) + "\n"
+    values = operator.attrgetter(*varying) if len(varying) > 1 else (
+        (lambda c, k=varying[0]: (getattr(c, k),)) if varying else (lambda c: ()))
+    chunk: list[str] = []
+    for c in cells:
+        chunk.append(line.format(c.cell_id, statuses.get(c.cell_id, "todo"), *values(c)))
+        if len(chunk) >= 10_000:
+            stream.write("".join(chunk))
+            chunk.clear()
+    stream.write("".join(chunk))
+    if cells:
+        first = cells[0].to_dict()
+        stream.write("same in every cell: " + " ".join(f"{k}={first[k]}" for k in fixed) + "\n")
+    stream.write(f"{len(cells)} cells, {todo} to run -> {results_dir}\n")
+
+
+def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
+    sweep = load(args.sweep)
+    gc.freeze()  # the cells live as long as the command: keep the collector from rescanning a million of them
+    results_dir = Path(args.results) / sweep.name
+    cells = select(sweep.cells, args.only, sweep.source)
+    state.selected = [c.cell_id for c in cells]
+    if args.address and not args.dry_run:
+        ray_session.check_reachable(args.address)  # a wrong address: one line now, not after the plan
+    if args.dry_run:
         statuses = store.cell_statuses(results_dir)  # read once: thousands of part files on a big sweep
-        todo = pending(cells, statuses, args.retry_failed)
-        if args.dry_run:
-            for c in cells:
-                fields = " ".join(f"{k}={v}" for k, v in c.to_dict().items() if k not in ("space_options",))
-                print(f"{c.cell_id}  {statuses.get(c.cell_id, 'todo'):7s} {fields}")
-            print(f"{len(cells)} cells, {len(todo)} to run -> {results_dir}")
-            return 0
+        dry_run(cells, statuses, len(pending(cells, statuses, args.retry_failed, args.retry_no_data)), results_dir)
+        return EXIT_OK
+
+    def waiting(holder: dict) -> None:
+        print(f"waiting: {results_dir} is in use by another sweep driver ({describe(holder)})", file=sys.stderr)
+
+    with ResultsLock(results_dir).acquire(wait=args.wait, on_wait=waiting):
+        store.clean_temp(results_dir)  # leftovers of a killed driver: ours to remove while we hold the lock
+        clean_tune_dirs(results_dir)
+        ctx = make_context(sweep, engine=args.engine)
+        write_config(sweep, results_dir)
+        store.upgrade(results_dir)  # older part files get the current columns before new ones join them
+        statuses = store.cell_statuses(results_dir)
+        state.had_rows = {i for i in state.selected if i in statuses}
+        todo = pending(cells, statuses, args.retry_failed, args.retry_no_data)
         print(f"sweep {sweep.name}: {len(cells)} cells, {len(cells) - len(todo)} already have rows, "
               f"{len(todo)} to run -> {results_dir}", file=sys.stderr)
-        counts = run(sweep, todo, results_dir, address=args.address, max_concurrent=args.max_concurrent,
-                     engine=args.engine)
-    except (HarnessError, BenchmarkError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to run"
+        run(sweep, todo, results_dir, ctx, address=args.address, max_concurrent=args.max_concurrent,
+            written=state.written, signals=signals)
+        statuses = store.cell_statuses(results_dir)
+    counts: dict[str, int] = {}
+    for cell_id in state.selected:
+        s = statuses.get(cell_id, "missing")
+        counts[s] = counts.get(s, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"done: {summary}; results in {results_dir} "
           f"(pd.read_parquet('{results_dir}/cells'); report: python -m harness.report {results_dir})", file=sys.stderr)
-    return 0
+    if counts.get(store.STATUS_FAILED) or counts.get("missing"):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    state = _Run()
+    with Signals() as signals:
+        try:
+            return _execute(args, state, signals)
+        except KeyboardInterrupt:
+            print(state.interrupted_line(), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except ResultsLockedError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_LOCKED
+        except (HarnessError, BenchmarkError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except PermissionError as exc:  # e.g. a results folder in a read-only checkout
+            print(f"error: {exc.strerror or exc}: {exc.filename}; pass --results with a writable folder",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except BrokenPipeError:  # `--dry-run | head`: the reader has gone; no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ def check(target: str, seed: int, mode: str, bn_mode: str) -> dict:
                 logits = ref(batch.x.to(next(iter(ref.alphas.values())).dtype))
             out["bias_gap"] = float((logits[0] - ref.classifier.bias.detach()).abs().max())
         t0 = time.thread_time()
-        out[engine] = freedarts.search(net, batch, space, freedarts.SearchSettings(mode=mode, seed=seed))
+        out[engine] = freedarts.search(net, batch, space, freedarts.SearchSettings(mode=mode, seed=seed),
+                                       engine="reference")  # `net` is already the fused one or the reference
         out[f"{engine}_s"] = time.thread_time() - t0
     a, b = out["reference"].steps[0].scores, out["fast"].steps[0].scores
     rel = max(float((torch.tensor(b[g]) - torch.tensor(a[g])).abs().max() / max(torch.tensor(a[g]).abs().max(), 1e-300))

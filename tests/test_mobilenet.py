@@ -98,4 +98,4 @@ def test_labelled_code_mode_fails_cleanly_without_imagenet_images():
     labelled = resolve(CellConfig(space="mobilenet", dataset="imagenet", variant="labels", mode="oneshot",
                                   abs_weights=False, space_options=opts))
     row, _ = run_cell(labelled, RunContext(sweep="t", benchmark="none"))
-    assert row["status"] == "failed" and row["error"].startswith("DataNotFoundError: imagenet training images not found")
+    assert row["status"] == "no_data" and row["error"].startswith("DataNotFoundError: imagenet training images not found")

@@ -145,8 +145,9 @@ def test_fig2_png_and_report_md(results, own):
     assert (first["mean"], round(first["std"], 4), first["count"]) == (80.5, 0.7071, 2)
     text = (results / "report" / "report.md").read_text()
     assert text.startswith("# FreeDARTS report: synthetic")
-    assert "8 cells: 6 ok, 2 failed" in text and "FreeDARTS-D 0.80 s" in text
-    for piece in ("## Table 3", "## Search cost", "(fig2_trajectory.png)", "## Failed cells",
+    # The two cells without images are no_data (rows written as failed + DataNotFoundError read so).
+    assert "8 cells: 6 ok, 0 failed, 2 no data" in text and "FreeDARTS-D 0.80 s" in text
+    for piece in ("## Table 3", "## Search cost", "(fig2_trajectory.png)", "## Cells with no data",
                   "DataNotFoundError: cifar100 training images not found | 2 | cifar100"):
         assert piece in text
     cost = (results / "report" / "search_cost.md").read_text()
@@ -166,7 +167,7 @@ def test_sections_registry():
     ordered = [s.name for s in sorted(report.SECTIONS.values(), key=lambda s: (s.order, s.name))]
     core = ["table2", "table3", "fig2", "fig3", "bias", "search_cost", "failures"]
     assert [n for n in ordered if n in core] == core  # other spaces' sections sit in between
-    assert ordered[-2:] == ["search_cost", "failures"]
+    assert ordered[-3:] == ["search_cost", "failures", "no_data"]
     with pytest.raises(ValueError, match="registered twice"):
         report.section("table3", applies=lambda c, t: True)(lambda *a: None)
 

@@ -40,7 +40,8 @@ def test_dry_run_lists_cells_without_running(tmp_path):
     res = sweep([f, "--dry-run", "--results", tmp_path / "r", "--only", "seed=0,2"])
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
-    assert len(lines) == 3 and "seed=0" in lines[0] and "todo" in lines[0]
+    assert len(lines) == 4 and "seed=0" in lines[0] and "todo" in lines[0]
+    assert lines[2].startswith("same in every cell: ") and "mode=oneshot" in lines[2]  # the fixed fields, once
     assert lines[-1].startswith("2 cells, 2 to run")
     assert not (tmp_path / "r" / "dry" / "cells").exists()
 
@@ -73,22 +74,22 @@ def test_run_resume_retry_and_worker_death(tmp_path):
     # A relative data root, as in the README (`HARNESS_DATA=../shared/data`): workers run elsewhere.
     rel = os.path.relpath(os.environ["HARNESS_DATA"], REPO)
     res = sweep([f, "--results", results], env={"FREEDARTS_KILL_CELLS": kill, "HARNESS_DATA": rel})
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 1, res.stderr  # a failed cell: the exit code says so
     cells = pd.read_parquet(results / "s" / "cells").set_index("cell_id")
     assert len(cells) == 4
     assert cells.loc[kill, "status"] == "failed" and cells.loc[kill, "error"].startswith("WorkerDied")
     lab100 = cells[(cells.variant == "labels") & (cells.dataset == "cifar100")].iloc[0]
-    assert lab100.status == "failed" and "cifar100 training images not found" in lab100.error
+    assert lab100.status == "no_data" and "cifar100 training images not found" in lab100.error
     ok = cells[cells.status == "ok"]
     assert len(ok) == 2 and ok.cifar10_test_acc.notna().all() and ok.imagenet16_test_acc.notna().all()
     assert (results / "s" / "config.yaml").exists()
-    assert "cells 4/4 done, 2 failed" in res.stderr
+    assert "cells 4/4 done, 1 failed, 1 no data" in res.stderr
 
     again = sweep([f, "--results", results])
-    assert "0 to run" in again.stderr and "nothing to run" in again.stderr
+    assert "0 to run" in again.stderr and again.returncode == 1  # still one failed row
 
     retry = sweep([f, "--results", results, "--retry-failed"])
-    assert "2 to run" in retry.stderr
+    assert "1 to run" in retry.stderr and retry.returncode == 0  # no_data is not rerun by --retry-failed
     cells = pd.read_parquet(results / "s" / "cells").set_index("cell_id")
     assert len(cells) == 4 and cells.loc[kill, "status"] == "ok"  # no kill injected this time
 
@@ -112,6 +113,7 @@ def test_sigkill_midway_then_rerun_leaves_one_row_per_cell(tmp_path):
     res = sweep([f, "--results", results])
     assert res.returncode == 0, res.stderr
     assert f"{6 - done_before} to run" in res.stderr
+    assert not list((results / "k").rglob(".tmp-*"))  # what the kill left is cleaned
     cells = pd.read_parquet(cells_dir)
     assert len(cells) == 6 and cells.cell_id.is_unique and (cells.status == "ok").all()
     traj = pd.read_parquet(results / "k" / "trajectory")
@@ -134,18 +136,25 @@ def test_fresh_machine_without_table_says_once_how_to_get_it(tmp_path, monkeypat
 
 
 def test_table_is_built_from_the_data_root_on_first_use_and_shipped(tmp_path, monkeypatch, data_root):
+    import dataclasses
     import io
 
+    from harness import tables
     from harness.config import parse
-    from harness.runner import local_table_dir
     from harness.sweep import make_context
 
     monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(tables, "_verified_dirs", {})
     out = io.StringIO()
     ctx = make_context(parse({"grid": {"seed": [0]}}, "x.yaml"), out=out)
     assert out.getvalue() == ""
     assert Path(ctx.table_dir).is_relative_to(tmp_path / "cache")
     names = {name for name, _ in ctx.table_files}
     assert {"table.parquet", "metadata.json"} <= names
-    local = Path(local_table_dir(ctx))  # what a worker on another node reads
-    assert local != Path(ctx.table_dir) and (local / "table.parquet").read_bytes() == (Path(ctx.table_dir) / "table.parquet").read_bytes()
+    assert tables.local_table_dir(ctx) == ctx.table_dir  # same machine, same content: no copy
+    # A worker on another node (the driver's path is not there) materialises a verified copy in its cache.
+    monkeypatch.setattr(tables, "_verified_dirs", {})
+    remote = dataclasses.replace(ctx, table_dir=str(tmp_path / "driver-only" / "nasbench201"))
+    local = Path(tables.local_table_dir(remote))
+    assert local.parent == tmp_path / "cache" / tables.SHIPPED_DIR
+    assert (local / "table.parquet").read_bytes() == (Path(ctx.table_dir) / "table.parquet").read_bytes()

@@ -89,10 +89,11 @@ def search_cost_latex(cost: pd.DataFrame, sweep: str) -> str:
 
 
 def counts_line(cells: pd.DataFrame) -> str:
-    """'N cells: a ok, b failed; median search_s: FreeDARTS-D 0.41 s, ...'."""
+    """'N cells: a ok, b failed, c no data; median search_s: FreeDARTS-D 0.41 s, ...'."""
     n_ok = int((cells["status"] == store.STATUS_OK).sum())
     n_failed = int((cells["status"] == store.STATUS_FAILED).sum())
-    line = f"{len(cells)} cells: {n_ok} ok, {n_failed} failed"
+    n_no_data = int((cells["status"] == store.STATUS_NO_DATA).sum())
+    line = f"{len(cells)} cells: {n_ok} ok, {n_failed} failed" + (f", {n_no_data} no data" if n_no_data else "")
     cost = search_cost(cells)
     if len(cost):
         spaces = cost["space"].nunique() > 1
@@ -102,9 +103,10 @@ def counts_line(cells: pd.DataFrame) -> str:
     return line
 
 
-def failure_reasons(cells: pd.DataFrame) -> pd.DataFrame:
-    """Distinct shortened errors of the failed cells, with counts and the search datasets they hit."""
-    failed = cells[cells["status"] == store.STATUS_FAILED]
+def failure_reasons(cells: pd.DataFrame, status: str = store.STATUS_FAILED) -> pd.DataFrame:
+    """Distinct shortened errors of the cells with `status` (failed, or no_data), with counts and
+    the search datasets they hit."""
+    failed = cells[cells["status"] == status]
     rows = []
     for reason, g in failed.assign(reason=failed["error"].map(short_error)).groupby("reason", sort=False):
         rows.append({"reason": reason, "n": len(g), "datasets": ", ".join(sorted(g["dataset"].astype(str).unique())),
@@ -123,11 +125,20 @@ def _search_cost_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir:
     return Fragment(f"## Search cost\n\n{md}", files)
 
 
-@section("failures", applies=lambda cells, trajectory: bool((cells["status"] == store.STATUS_FAILED).any()), order=950)
-def _failures_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
-    lines = ["## Failed cells", "", "| Reason | Cells | Search datasets | Example |", "|---|---:|---|---|"]
-    for r in failure_reasons(cells).itertuples(index=False):
+def _reasons_table(cells: pd.DataFrame, status: str, title: str) -> Fragment:
+    lines = [title, "", "| Reason | Cells | Search datasets | Example |", "|---|---:|---|---|"]
+    for r in failure_reasons(cells, status).itertuples(index=False):
         lines.append(f"| {md_escape(r.reason)} | {r.n} | {r.datasets} | {md_escape(r.example)} |")
     return Fragment("\n".join(lines) + "\n")
+
+
+@section("failures", applies=lambda cells, trajectory: bool((cells["status"] == store.STATUS_FAILED).any()), order=950)
+def _failures_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    return _reasons_table(cells, store.STATUS_FAILED, "## Failed cells")
+
+
+@section("no_data", applies=lambda cells, trajectory: bool((cells["status"] == store.STATUS_NO_DATA).any()), order=960)
+def _no_data_section(cells: pd.DataFrame, trajectory: pd.DataFrame, out_dir: Path, options: ReportOptions) -> Fragment:
+    return _reasons_table(cells, store.STATUS_NO_DATA, "## Cells with no data (input data missing, not an error)")
 
 
