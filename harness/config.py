@@ -250,6 +250,8 @@ class SweepConfig:
         images_dir: per-dataset directory of real images overriding the data-root search.
         max_retries: Ray retries of a cell whose worker process died.
         resources: what one cell asks of the cluster (see `Resources`).
+        cells_per_trial: cells of one kind run in one Tune trial: 1 (default), N, or "auto"
+            (harness/packing.py); a run option, not part of any cell id.
         cells: the expanded, resolved cells (grid order).
     """
 
@@ -262,12 +264,13 @@ class SweepConfig:
     images_dir: tuple = ()
     max_retries: int = 1
     resources: Resources = field(default_factory=lambda: Resources())
+    cells_per_trial: int | str = 1
     cells: tuple[CellConfig, ...] = field(default_factory=tuple)
     raw: dict = field(default_factory=dict, compare=False)
 
 
 _TOP_KEYS = ("name", "description", "benchmark", "benchmark_table", "data_root", "images_dir",
-             "max_retries", "resources", "settings", "grid")
+             "max_retries", "resources", "cells_per_trial", "settings", "grid")
 
 
 def _check_value(key: str, value: Any, where: str) -> Any:
@@ -485,11 +488,16 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
     max_retries = raw.get("max_retries", 1)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError(f"{source}:max_retries", f"max_retries must be a non-negative integer, got {max_retries!r}")
+    cells_per_trial = raw.get("cells_per_trial", 1)
+    if cells_per_trial != "auto" and (isinstance(cells_per_trial, bool) or not isinstance(cells_per_trial, int)
+                                      or cells_per_trial < 1):
+        raise ConfigError(f"{source}:cells_per_trial",
+                          f"cells_per_trial must be a positive integer or 'auto', got {cells_per_trial!r}")
 
     return SweepConfig(
         name=name, source=source, description=str(raw.get("description", "")), benchmark=benchmark,
         benchmark_table=raw.get("benchmark_table"), data_root=raw.get("data_root"),
-        images_dir=tuple(sorted(images_dir.items())), max_retries=max_retries,
+        images_dir=tuple(sorted(images_dir.items())), max_retries=max_retries, cells_per_trial=cells_per_trial,
         resources=_parse_resources(raw.get("resources"), f"{source}:resources"), cells=tuple(cells), raw=raw,
     )
 

@@ -33,10 +33,8 @@ import logging
 import operator
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,8 @@ import yaml
 
 from benchmarks import get_benchmark
 from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root, data_root
-from harness import ray_session, store
+from harness import packing, ray_session, store
+from harness.fault_injection import FAULT_DIR_ENV, KILL_ENV, inject_fault, parse_faults
 from harness.config import CELL_FIELDS, CellConfig, SweepConfig, field_value, load
 from harness.engine import DEFAULT_ENGINE, ENGINES, check_engine
 from harness.errors import BenchmarkError, ConfigError, HarnessError
@@ -55,8 +54,6 @@ from harness.runner import RunContext, failed_row, git_provenance, portable, run
 from harness.tables import pack_table, resolve_table
 
 log = logging.getLogger("harness.sweep")
-KILL_ENV = "FREEDARTS_KILL_CELLS"  # fault injection: 'CELL_ID[:TIMES],...' (see parse_faults)
-FAULT_DIR_ENV = "FREEDARTS_FAULT_DIR"  # where injected faults count attempts (shared by the workers)
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
 _TUNE_PREFIX = "freedarts-tune-"
 
@@ -107,47 +104,28 @@ def write_config(sweep: SweepConfig, results_dir: Path) -> None:
 
 
 # -- Ray Tune ---------------------------------------------------------------------------------------
-def parse_faults(spec: str) -> tuple[tuple[str, int], ...]:
-    """`$FREEDARTS_KILL_CELLS`: 'ID[:TIMES],...'; the cell's worker dies on its first TIMES attempts
-    (no TIMES or 0: on every attempt, so the cell ends failed after its retries)."""
-    faults = []
-    for item in filter(None, (x.strip() for x in spec.split(","))):
-        cell_id, _, times = item.partition(":")
-        faults.append((cell_id, int(times or 0)))
-    return tuple(faults)
-
-
-def _inject_fault(cell_id: str, ctx: RunContext) -> None:
-    """Kill this worker process (like an OOM kill or a preempted node) if the cell is marked."""
-    times = dict(ctx.faults).get(cell_id)
-    if times is None:
-        return
-    if times:
-        marker_dir = Path(ctx.fault_dir or Path(tempfile.gettempdir()) / f"freedarts-faults-{ctx.sweep}") / cell_id
-        marker_dir.mkdir(parents=True, exist_ok=True)
-        if len(list(marker_dir.iterdir())) >= times:
-            return
-        (marker_dir / f"{os.getpid()}-{time.time_ns()}").touch()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _trainable(config: dict[str, Any], ctx: RunContext) -> None:
-    """The Tune function trainable: one cell; its rows go back to the driver as JSON."""
+def _trainable(config: dict[str, Any], ctx: RunContext, ledger=None) -> None:
+    """The Tune function trainable: the cells of one pack, one after the other; each cell's rows go
+    back to the driver as JSON as soon as it finishes. A retried pack skips the cells whose rows the
+    driver already holds (`ledger`, harness/packing.py)."""
     import ray
     import torch
     from ray import tune
 
-    cell = CellConfig.from_dict(config["cell"])
-    _inject_fault(cell.cell_id, ctx)
     torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
-    row, trajectory = run_cell(cell, ctx)
-    # Ray has set CUDA_VISIBLE_DEVICES to exactly the GPU(s) this worker holds.
-    row["gpu_ids"] = ",".join(str(g) for g in ray.get_gpu_ids())
-    row["node_id"] = ray.get_runtime_context().get_node_id()
-    tune.report({"cell_row": json.dumps(row, default=str), "trajectory": json.dumps(trajectory, default=str)})
+    for cell_dict in config["cells"]:
+        cell = CellConfig.from_dict(cell_dict)
+        if ledger is not None and ray.get(ledger.has.remote(cell.cell_id)):
+            continue
+        inject_fault(cell.cell_id, ctx)
+        row, trajectory = run_cell(cell, ctx)
+        # Ray has set CUDA_VISIBLE_DEVICES to exactly the GPU(s) this worker holds.
+        row["gpu_ids"] = ",".join(str(g) for g in ray.get_gpu_ids())
+        row["node_id"] = ray.get_runtime_context().get_node_id()
+        tune.report({"cell_row": json.dumps(row, default=str), "trajectory": json.dumps(trajectory, default=str)})
 
 
-def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, written: set[str], signals):
+def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, written: set[str], signals, ledger=None):
     from ray.tune import Callback
 
     roots = _driver_roots(ctx)
@@ -160,6 +138,8 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writt
             store.write_cell(results_dir, row, trajectory)
             written.add(row["cell_id"])
             progress.count(row["status"])
+        if ledger is not None:
+            ledger.add.remote(row["cell_id"])
 
     class ResultWriter(Callback):
         """The driver-side, only writer of the results directory."""
@@ -183,14 +163,16 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writt
             result["cell_status"] = row["status"]
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            # The worker process or its node died on every attempt: record it; never lose the cell.
-            cell = CellConfig.from_dict(trial.config["cell"])
+            # The worker process or its node died on every attempt: record it; never lose a cell.
             err = trial.get_error() or "worker died"
             last = [ln for ln in str(err).strip().splitlines() if ln.strip()]
             reason = last[-1] if last else str(err)
             attempts = trial.num_failures
-            write(failed_row(cell, ctx, f"WorkerDied: {' '.join(reason.split())} (after {attempts} attempt(s))",
-                             attempt=attempts), [])
+            for cell_dict in trial.config["cells"]:  # a pack's finished cells keep their rows
+                cell = CellConfig.from_dict(cell_dict)
+                if cell.cell_id not in written:
+                    write(failed_row(cell, ctx, f"WorkerDied: {' '.join(reason.split())} "
+                                                f"(after {attempts} attempt(s))", attempt=attempts), [])
 
     return ResultWriter()
 
@@ -260,8 +242,11 @@ def make_context(sweep: SweepConfig, out=sys.stderr, engine: str = DEFAULT_ENGIN
 
 def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: RunContext, *,
         address: str | None = None, max_concurrent: int | None = None, out=sys.stderr,
-        written: set[str] | None = None, signals=None) -> None:
-    """Run `cells` on Ray Tune (embedded Ray, or the cluster at `address`) and write their rows."""
+        written: set[str] | None = None, signals=None, cells_per_trial: int | str | None = None) -> None:
+    """Run `cells` on Ray Tune (embedded Ray, or the cluster at `address`) and write their rows.
+
+    `cells_per_trial` (default: the sweep's) packs cells of one kind into a trial (harness/packing.py).
+    """
     if not cells:
         return
     written = set() if written is None else written
@@ -286,15 +271,20 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
             logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
         progress = Progress(len(cells), stream=out)
         resources = sweep.resources.ray_resources(cluster_has_gpus=ray.cluster_resources().get("GPU", 0) > 0)
+        packs = packing.plan_run(cells, results_dir, resources, max_concurrent,
+                                 sweep.cells_per_trial if cells_per_trial is None else cells_per_trial)
+        ledger = packing.remote_ledger() if any(len(p) > 1 for p in packs) else None
+        if ledger is not None:
+            log.info("%d cells in %d trials (cells_per_trial=%s)", len(cells), len(packs), cells_per_trial)
         tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(_trainable, ctx=ctx), resources),
-            param_space={"cell": tune.grid_search([c.to_dict() for c in cells])},
+            tune.with_resources(tune.with_parameters(_trainable, ctx=ctx, ledger=ledger), resources),
+            param_space={"cells": tune.grid_search([[c.to_dict() for c in p] for p in packs])},
             tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent,
-                                        trial_name_creator=lambda t: CellConfig.from_dict(t.config["cell"]).cell_id,
-                                        trial_dirname_creator=lambda t: CellConfig.from_dict(t.config["cell"]).cell_id),
+                                        trial_name_creator=lambda t: packing.trial_name(t.config["cells"]),
+                                        trial_dirname_creator=lambda t: packing.trial_name(t.config["cells"])),
             run_config=tune.RunConfig(name=sweep.name, storage_path=storage, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=sweep.max_retries),
-                                      callbacks=[_make_callback(results_dir, progress, ctx, written, signals)]),
+                                      callbacks=[_make_callback(results_dir, progress, ctx, written, signals, ledger)]),
         )
         tuner.fit()
     finally:
@@ -332,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "readable oracle); recorded in each row, not part of the cell id (harness/engine.py)")
     p.add_argument("--wait", action="store_true",
                    help="if another driver holds the results folder, wait for it instead of exiting with 3")
+    p.add_argument("--cells-per-trial", type=packing.parse_cli, default=None, metavar="N|auto",
+                   help="cells of one kind per Tune trial (default: the sweep's cells_per_trial, else 1); 'auto' "
+                        "packs short searches (harness/packing.py); not part of any cell id")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     return p
 
@@ -400,7 +393,7 @@ def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
         print(f"sweep {sweep.name}: {len(cells)} cells, {len(cells) - len(todo)} already have rows, "
               f"{len(todo)} to run -> {results_dir}", file=sys.stderr)
         run(sweep, todo, results_dir, ctx, address=args.address, max_concurrent=args.max_concurrent,
-            written=state.written, signals=signals)
+            written=state.written, signals=signals, cells_per_trial=args.cells_per_trial)
         statuses = store.cell_statuses(results_dir)
     counts: dict[str, int] = {}
     for cell_id in state.selected:

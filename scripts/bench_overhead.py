@@ -1,6 +1,6 @@
 """Benchmark: per-cell harness overhead of a sweep (scheduling, lookup, writing), measured.
 
-    python scripts/bench_overhead.py --cells 100 --concurrency 1 2
+    python scripts/bench_overhead.py --cells 100 --concurrency 1 2 --cells-per-trial 1 auto
 
 Runs N near-empty cells (one-shot FreeDARTS-D on a tiny NB201 supernet, ~0.05 s of search) through
 the real `harness.sweep.run` on an embedded Ray, once per concurrency level, and splits the wall
@@ -14,6 +14,7 @@ time of each run into:
 The driver's write of one cell (two atomic Parquet part files) is also timed on its own. The share
 is relative to one full-size iterative FreeDARTS-D NB201 search measured here (`--search-s` to
 give it instead). Ray start-up is excluded (paid once per sweep) and reported separately.
+`--cells-per-trial` runs each concurrency level once per packing setting (harness/packing.py).
 """
 
 from __future__ import annotations
@@ -59,25 +60,29 @@ def main(argv=None) -> int:
     p.add_argument("--cells", type=int, default=100)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 2])
     p.add_argument("--search-s", type=float, default=None, help="reference search time (default: measure)")
+    p.add_argument("--cells-per-trial", nargs="+", default=["1"], help="packing settings to compare: N or auto")
     args = p.parse_args(argv)
 
+    from harness import packing, ray_session
     from harness import sweep as sw
 
     ref = args.search_s if args.search_s is not None else reference_search_s()
     t0 = time.perf_counter()
-    sw._init_ray(None)
+    ray_session.start_local()
     ray_init_s = time.perf_counter() - t0
+    stop_ray, ray_session.shutdown = ray_session.shutdown, lambda: None  # one Ray for every run below
     cfg = parse({"name": "bench-overhead", "grid": {"seed": list(range(args.cells))},
                  "settings": {"mode": "oneshot", "variant": "D",
                               "space_options": {"channels": 4, "cells_per_stage": 1}}}, "<bench>")
     print(f"reference: one iterative FreeDARTS-D NB201 search = {ref:.2f} s; ray.init {ray_init_s:.1f} s (once per sweep)\n")
-    print("| concurrency | cells | wall s | cells/s | in-cell s (mean) | lookup s (mean) | write s (per cell) "
+    ctx = sw.make_context(cfg)
+    print("| cells per trial | concurrency | cells | wall s | cells/s | in-cell s (mean) | lookup s (mean) | write s (per cell) "
           "| overhead s per cell | share of one search |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for conc in args.concurrency:
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for per_trial, conc in [(packing.parse_cli(c), n) for c in args.cells_per_trial for n in args.concurrency]:
         out = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
         t0 = time.perf_counter()
-        sw.run(cfg, list(cfg.cells), out, max_concurrent=conc)  # progress lines go to stderr
+        sw.run(cfg, list(cfg.cells), out, ctx, max_concurrent=conc, cells_per_trial=per_trial)  # progress: stderr
         wall = time.perf_counter() - t0
         cells = store.read_cells(out)
         in_cell = (cells.finished_at - cells.started_at).dt.total_seconds()
@@ -86,8 +91,9 @@ def main(argv=None) -> int:
         sample = _plain(cells.iloc[0].to_dict())
         w = write_cost(Path(tempfile.mkdtemp()), sample,
                        [_plain(t) for t in traj[traj.cell_id == sample["cell_id"]].to_dict("records")])
-        print(f"| {conc} | {len(cells)} | {wall:.1f} | {len(cells) / wall:.2f} | {in_cell.mean():.3f} | "
+        print(f"| {per_trial} | {conc} | {len(cells)} | {wall:.1f} | {len(cells) / wall:.2f} | {in_cell.mean():.3f} | "
               f"{cells.lookup_s.mean():.4f} | {w:.4f} | {overhead:.3f} | {overhead / ref:.1%} |")
+    stop_ray()
     return 0
 
 
