@@ -49,7 +49,7 @@ from spaces import get_space, list_spaces  # noqa: E402
 
 def _cell(args, space: str, method: str, variant: str, mode: str, dataset: str, seed: int) -> CellConfig:
     return resolve(CellConfig(space=space, method=method, variant=variant, mode=mode, dataset=dataset, seed=seed,
-                              n_samples=args.n_samples, proxy=args.proxy,
+                              n_samples=args.n_samples, proxy=args.proxy, bn_mode=args.bn_mode,
                               space_options=tuple(sorted(args.space_options.items()))))
 
 
@@ -176,6 +176,7 @@ def main(argv=None) -> int:
     p.add_argument("--n-samples", type=int, default=None, help="zero_cost: networks sampled per cell (default 1000)")
     p.add_argument("--proxy", default=None, help="zero_cost / zero_cost_pt proxy (default synflow)")
     p.add_argument("--variant", nargs="+", default=["D"])
+    p.add_argument("--bn-mode", default="train", choices=("train", "eval"), help="cell field bn_mode (default train)")
     p.add_argument("--mode", nargs="+", default=["iterative", "oneshot"])
     p.add_argument("--dataset", nargs="+", default=None, help="default: the space's first search dataset")
     p.add_argument("--seeds", type=int, default=5)
