@@ -386,7 +386,9 @@ class NB101Network(nn.Module):
 def _nb101_params(matrix_bits: str, ops: tuple[str, ...], num_classes: int) -> int:
     n = len(ops)
     matrix = np.array([int(b) for b in matrix_bits], dtype=np.int64).reshape(n, n)
-    return sum(p.numel() for p in NB101Network(matrix, list(ops), num_classes).parameters())
+    with torch.device("meta"):  # shapes only: no memory, no initialisation, no draw from the RNG
+        net = NB101Network(matrix, list(ops), num_classes)
+    return sum(p.numel() for p in net.parameters())
 
 
 def nb101_param_count(matrix: np.ndarray, ops: list[str], num_classes: int = 10) -> int:

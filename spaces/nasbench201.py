@@ -280,7 +280,8 @@ def discrete_network(genotype: Genotype, num_classes: int, options: NB201Options
 
 @functools.lru_cache(maxsize=4096)
 def _param_count(ops: tuple[str, ...], num_classes: int, channels: int, cells_per_stage: int) -> int:
-    net = DiscreteNetwork(Genotype(ops), num_classes, channels, cells_per_stage)
+    with torch.device("meta"):  # shapes only: no memory, no initialisation, no draw from the RNG
+        net = DiscreteNetwork(Genotype(ops), num_classes, channels, cells_per_stage)
     return sum(p.numel() for p in net.parameters())
 
 
