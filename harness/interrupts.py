@@ -40,6 +40,11 @@ class Signals:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.received:
+            # The command is ending after an interrupt: keep our handlers while Python exits, so a
+            # late signal (a second Ctrl-C, Ray's processes going down) is ignored or exits with 130
+            # instead of a KeyboardInterrupt at shutdown (the driver then died with SIGINT, measured).
+            return
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
 
