@@ -295,7 +295,7 @@ def _trajectory_row(cell: CellConfig, row: dict, space, step: freedarts.Step, lo
         "variant": cell.variant, "mode": cell.mode, "seed": cell.seed, "alpha_scale": cell.alpha_scale,
         "step": step.step, "group": group, "edge": step.pruned_row,
         "edge_name": space.row_names[group][step.pruned_row] if group else None,
-        "op": space.op_names[group][step.pruned_op] if group else None,
+        "op": space.op_names[group][step.pruned_op] if group and step.pruned_op is not None else None,
         "score": step.pruned_score, "alpha_arch": step.alpha_arch, **metrics, "step_s": step.seconds,
         "scores_json": json.dumps(step.scores), "alive_json": json.dumps(step.alive),
     }

@@ -8,6 +8,7 @@ import math
 import random
 
 import pytest
+import torch
 
 from benchmarks import get_benchmark
 from benchmarks.paths import cache_root
@@ -136,3 +137,45 @@ def test_space_functions_for_baselines():
     assert sum(p.numel() for p in net.parameters()) == space.param_count(g, 10, space.options(channels=4,
                                                                                              cells_per_stage=1))
     assert len(space.all_genotypes()) == 5 ** 6
+
+
+
+def test_zero_cost_pt_on_darts_decides_ops_then_two_inputs_per_node(monkeypatch):
+    """The DARTS decision logic with a stand-in proxy whose score is a fixed weight per alive op (a real
+    SynFlow pass on a DARTS supernet takes seconds, and a search makes ~260): every edge must keep
+    its heaviest non-`none` op, every node its two heaviest inputs."""
+    from harness import proxies
+    from harness.methods import zero_cost_pt
+    from spaces import darts
+
+    gen = torch.Generator().manual_seed(0)
+    weight = {g: torch.rand(len(darts.EDGES), len(darts.OPS), generator=gen, dtype=torch.float64) for g in darts.GROUPS}
+
+    def alive_weight(net, batch, copy=True):  # removing a heavy op lowers the score most: it is kept
+        return float(sum((weight[g] * net.alive(g)).sum() for g in darts.GROUPS))
+
+    monkeypatch.setattr(zero_cost_pt, "get_proxy", lambda name: proxies.Proxy("w", alive_weight, "test", False))
+    cell = resolve(CellConfig(space="darts", method="zero_cost_pt", seed=0,
+                              space_options=(("channels", 4), ("layers", 3), ("preset", "cifar8"))))
+    row, traj = run_cell(cell, RunContext(sweep="t", table_dir=None))
+    assert row["status"] == "ok", row.get("error")
+    n_edges, n_nodes = 2 * len(darts.EDGES), 2 * darts.STEPS
+    assert row["n_steps"] == n_edges + n_nodes and len(traj) == 1 + n_edges + n_nodes
+    # base; per edge its 7 non-`none` ops masked + the projected net; per node each input masked + the result
+    inputs = 2 * sum(node + 2 for node in range(darts.STEPS))
+    assert row["score_passes"] == 1 + n_edges * (7 + 1) + inputs + n_nodes
+    assert all(t["op"] not in (None, "none") for t in traj[1:1 + n_edges])
+    assert all(t["op"] is None for t in traj[1 + n_edges:])  # topology steps keep no single op
+    genotype = darts.Genotype.parse(row["arch"])
+    for group, pairs in (("normal", genotype.normal), ("reduce", genotype.reduce)):
+        w = weight[group].clone()
+        w[:, 0] = -1  # `none` is never a candidate
+        best_op, start = w.argmax(dim=1), 0
+        for node in range(darts.STEPS):
+            rows = list(range(start, start + node + 2))
+            heaviest = sorted(rows, key=lambda r: -float(w[r, best_op[r]]))[:2]
+            chosen = pairs[2 * node: 2 * node + 2]
+            assert sorted(start + j for _, j in chosen) == sorted(heaviest)
+            assert all(op == darts.OPS[int(best_op[start + j])] for op, j in chosen)
+            start += node + 2
+    assert traj[-1]["alpha_arch"] == row["arch"] and math.isfinite(row["method_score"])

@@ -15,6 +15,13 @@ built with different edge orders on the same weights and the one whose fully pro
 scores highest under the proxy is returned (the reference validates its pool with the proxy too).
 The proxy runs on a copy (synflow: BN removed, float64, |W|; see harness/proxies.py).
 
+DARTS (as DARTS-PT / Zero-Cost-PT's DARTS pipeline): `none` is never a candidate (a DARTS cell has
+no `none`), so each edge decides among its other ops; once every edge holds one op, each node (in a
+random order from the same RNG) decides its inputs: each incoming edge is masked in turn and the two
+whose removal gives the lowest proxy scores are kept; the others are removed (mixing weight 0, all
+ops dead), and the DARTS derivation then reads the two kept edges. These topology decisions are
+trajectory steps too (`edge` = the node's first row, `op` = None).
+
 Trajectory (first candidate): step 0 = the unprojected supernet (score = its proxy score), step t
 = the t-th edge decision: `edge` = that edge, `op` = the op KEPT (not removed, unlike FreeDARTS),
 `score` = the proxy with that op masked, `scores_json` = importance I[e][k] = score(before) -
@@ -35,7 +42,19 @@ from harness.engine import DEFAULT_ENGINE
 from harness.freedarts import SearchResult, Step
 from harness.proxies import get_proxy
 
-SUPPORTED_SPACES = ("nasbench201",)  # one op per row; DARTS-like edge selection is not implemented
+SUPPORTED_SPACES = ("nasbench201", "darts")
+
+
+def _node_rows(space_name: str) -> list[list[int]]:
+    """Rows (edges) entering each intermediate node, where the space keeps k inputs per node (DARTS: 2)."""
+    if space_name != "darts":
+        return []
+    from spaces import darts
+
+    return [[e for e, (node, _) in enumerate(darts.EDGES) if node == n + 2] for n in range(darts.STEPS)]
+
+
+INPUTS_PER_NODE = 2  # DARTS
 
 
 def _matrix(m: dict[str, torch.Tensor]) -> dict[str, list]:
@@ -66,6 +85,8 @@ def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAUL
     start_alpha = {g: a.detach().clone() for g, a in net.alphas.items()}
     rng = random.Random(cell.seed)
     rows = [(g, r) for g in net.groups for r in range(net.alive(g).shape[0])]
+    never = {k for k, name in enumerate(next(iter(space.op_names.values()))) if name == "none"} if space.name == "darts" else set()
+    node_rows = _node_rows(space.name)
 
     candidates, passes = [], 0
     for c in range(cell.n_samples):
@@ -85,6 +106,9 @@ def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAUL
             t1 = time.perf_counter()
             crit = []
             for op in range(net.alive(group).shape[1]):
+                if op in never:  # e.g. DARTS `none`: not a candidate
+                    crit.append(math.nan)
+                    continue
                 mask = net.alive(group).clone()
                 mask[row, op] = False
                 net.set_alive(group, mask)
@@ -105,6 +129,35 @@ def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAUL
             before = proxy.score(net, batch)
             passes += 1
             steps.append(Step(len(steps), group, row, keep, float(values[keep]), _matrix(importance),
+                              _matrix(net.alive_masks()),
+                              space.arch_key(space.derive(dict(net.alphas), net.alive_masks())),
+                              time.perf_counter() - t1))
+        nodes = [(g, rows_in) for g in net.groups for rows_in in node_rows]
+        rng.shuffle(nodes)
+        for group, rows_in in nodes:  # topology: keep INPUTS_PER_NODE inputs per node
+            t1 = time.perf_counter()
+            crit = []
+            for r in rows_in:
+                mask = net.alive(group).clone()
+                saved = mask[r].clone()
+                mask[r] = False
+                net.set_alive(group, mask)
+                crit.append(proxy.score(net, batch))
+                passes += 1
+                mask[r] = saved
+                net.set_alive(group, mask)
+            values = torch.tensor(crit, dtype=torch.float64)
+            order_in = sorted(range(len(rows_in)), key=lambda i: (math.inf if math.isnan(crit[i]) else crit[i], i))
+            dropped = [rows_in[i] for i in order_in[INPUTS_PER_NODE:]]
+            mask = net.alive(group).clone()
+            with torch.no_grad():
+                for r in dropped:
+                    net.alphas[group][r] = 0.0
+                    mask[r] = False
+            net.set_alive(group, mask)
+            before = proxy.score(net, batch)
+            passes += 1
+            steps.append(Step(len(steps), group, rows_in[0], None, float(values[order_in[0]]), _matrix(importance),
                               _matrix(net.alive_masks()),
                               space.arch_key(space.derive(dict(net.alphas), net.alive_masks())),
                               time.perf_counter() - t1))
