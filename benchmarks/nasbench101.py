@@ -68,13 +68,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from archcodec.nb101 import (  # noqa: F401  (re-exported: the hash and pruning belong to the NB101 cell)
+    INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, cell_hash, check_spec, module_hash, prune,
+)
 from benchmarks import _safe_pickle
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
     METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
-)
-from spaces._nb101_cell import (  # noqa: F401  (re-exported: the hash and pruning belong to the NB101 cell)
-    INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, cell_hash, check_spec, module_hash, prune,
 )
 
 log = logging.getLogger(__name__)

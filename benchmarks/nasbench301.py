@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _darts_key
+from archcodec import darts as darts_key
 from benchmarks._sidecar_env import EnvSpec, build_info, ensure_env, env_dir, is_built
 from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkError, BenchmarkTableMissingError
 
@@ -180,7 +180,7 @@ class NB301Table:
         if hit is not None:
             return dict(hit)
         try:
-            genotype = _darts_key.parse(arch_key)
+            genotype = darts_key.parse(arch_key)
         except ValueError as exc:
             raise ArchNotInBenchmarkError(arch_key, str(self.path), hint=str(exc)) from None
         seed = int(hashlib.sha256(f"{self.seed}|{arch_key}".encode()).hexdigest()[:8], 16)

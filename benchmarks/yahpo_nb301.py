@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import _darts_key
+from archcodec import darts as darts_key
 from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkTableMissingError
 
 NAME = "yahpo_nb301"
@@ -95,7 +95,7 @@ class YahpoNB301Table:
 
     def encode(self, arch_key: str) -> np.ndarray:
         try:
-            genotype = _darts_key.parse(arch_key)
+            genotype = darts_key.parse(arch_key)
         except ValueError as exc:
             raise ArchNotInBenchmarkError(arch_key, str(self.path), hint=str(exc)) from None
         config = config_of(genotype)

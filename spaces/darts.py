@@ -45,21 +45,19 @@ linear layer of the ImageNet mobile network (C=48, 14 cells, 224x224) for one im
 
 from __future__ import annotations
 
-import ast
 import functools
 import random
-import re
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from archcodec import darts as darts_key
 from spaces._supernet import Supernet
 
 NAME = "darts"
-OPS: tuple[str, ...] = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-                        "dil_conv_3x3", "dil_conv_5x5")
-GENOTYPE_OPS: tuple[str, ...] = OPS[1:]  # a genotype never holds `none`
+GENOTYPE_OPS: tuple[str, ...] = darts_key.OPS  # a genotype never holds `none`
+OPS: tuple[str, ...] = ("none", *GENOTYPE_OPS)
 STEPS = 4  # intermediate nodes per cell
 MULTIPLIER = 4  # nodes concatenated into the cell output
 STEM_MULTIPLIER = 3
@@ -134,28 +132,9 @@ def default_alpha_scale(options: DartsOptions) -> float:
 
 
 # -- genotype ---------------------------------------------------------------------------------------
-_GENOTYPE_RE = re.compile(r"^Genotype\(normal=(\[.*?\]),\s*normal_concat=(\[.*?\]|range\(2, 6\)),\s*"
-                          r"reduce=(\[.*?\]),\s*reduce_concat=(\[.*?\]|range\(2, 6\))\)$", re.S)
-_FORMAT = ("Genotype(normal=[(op, input) x8], normal_concat=[2, 3, 4, 5], reduce=[(op, input) x8], "
-           "reduce_concat=[2, 3, 4, 5])")
-
-
 def _canonical_cell(pairs, cell: str) -> tuple[tuple[str, int], ...]:
-    pairs = [tuple(p) for p in pairs]
-    if len(pairs) != 2 * STEPS:
-        raise ValueError(f"a DARTS {cell} cell has {2 * STEPS} (op, input) pairs (two per node), got {len(pairs)}")
-    out: list[tuple[str, int]] = []
-    for node in range(STEPS):
-        two = pairs[2 * node: 2 * node + 2]
-        for op, src in two:
-            if op not in GENOTYPE_OPS:
-                raise ValueError(f"unknown DARTS op {op!r} in the {cell} cell; valid: {', '.join(GENOTYPE_OPS)}")
-            if not isinstance(src, int) or not 0 <= src < node + 2:
-                raise ValueError(f"{cell} node {node + 2} reads input {src!r}; valid inputs: 0..{node + 1}")
-        if two[0][1] == two[1][1]:
-            raise ValueError(f"{cell} node {node + 2} reads input {two[0][1]} twice; a node has two distinct inputs")
-        out.extend(sorted(((str(op), int(src)) for op, src in two), key=lambda p: p[1]))
-    return tuple(out)
+    """A cell's 8 pairs checked by the shared codec (archcodec.darts), each node's two by increasing input."""
+    return tuple((str(op), int(src)) for op, src in darts_key.canonical_order(darts_key.check_cell(cell, pairs)))
 
 
 @dataclass(frozen=True)
@@ -178,29 +157,15 @@ class Genotype:
         return list(CONCAT)
 
     def arch_str(self) -> str:
-        def pairs(cell):
-            return "[" + ", ".join(f"('{op}', {src})" for op, src in cell) + "]"
-
-        concat = str(list(CONCAT))
-        return (f"Genotype(normal={pairs(self.normal)}, normal_concat={concat}, "
-                f"reduce={pairs(self.reduce)}, reduce_concat={concat})")
+        return darts_key.format_key({"normal": self.normal, "reduce": self.reduce})
 
     __str__ = arch_str
 
     @classmethod
     def parse(cls, s: str) -> Genotype:
         """Read `arch_str()` (or DARTS' genotypes.py form, `range(2, 6)` concat); ValueError names the defect."""
-        m = _GENOTYPE_RE.match(s.strip()) if isinstance(s, str) else None
-        if not m:
-            raise ValueError(f"not a DARTS genotype string: {str(s)[:80]!r}; expected {_FORMAT}")
-        normal, normal_concat, reduce, reduce_concat = m.groups()
-        for name, concat in (("normal_concat", normal_concat), ("reduce_concat", reduce_concat)):
-            if concat != "range(2, 6)" and ast.literal_eval(concat) != list(CONCAT):
-                raise ValueError(f"{name}={concat} in {s[:60]!r}...; the DARTS space concatenates {list(CONCAT)}")
-        try:
-            return cls(tuple(ast.literal_eval(normal)), tuple(ast.literal_eval(reduce)))
-        except (SyntaxError, TypeError) as exc:
-            raise ValueError(f"not a DARTS genotype string: {s[:80]!r} ({exc}); expected {_FORMAT}") from None
+        g = darts_key.parse(s)
+        return cls(tuple(map(tuple, g["normal"])), tuple(map(tuple, g["reduce"])))
 
 
 def arch_key(genotype: Genotype) -> str:
