@@ -14,12 +14,12 @@ Importing this package does no I/O.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archcodec import registry
 from benchmarks import nasbench101, nasbench201, nasbench301, nb101_predicted, nb301_distilled, yahpo_nb301
 
 
@@ -104,17 +104,7 @@ _SPECS: tuple[BenchmarkSpec, ...] = (
 )
 
 
-def _build_registry(specs: tuple[BenchmarkSpec, ...]) -> dict[str, BenchmarkSpec]:
-    """Dict by name; a duplicate name is a programming error, so fail at import rather than shadow one."""
-    registry: dict[str, BenchmarkSpec] = {}
-    for spec in specs:
-        if spec.name in registry:
-            raise ValueError(f"benchmark {spec.name!r} is registered twice in benchmarks/__init__.py")
-        registry[spec.name] = spec
-    return registry
-
-
-BENCHMARKS: dict[str, BenchmarkSpec] = _build_registry(_SPECS)
+BENCHMARKS: dict[str, BenchmarkSpec] = registry.build(_SPECS, "benchmark")
 
 
 def list_benchmarks() -> list[str]:
@@ -126,11 +116,6 @@ def get_benchmark(name: str) -> BenchmarkSpec:
     """The spec registered as `name`.
 
     Raises:
-        ValueError: unknown name; the message lists the valid names and a close match.
+        UnknownNameError: (archcodec.registry, a ValueError) naming the valid names and the closest one.
     """
-    try:
-        return BENCHMARKS[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), list_benchmarks(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown benchmark {name!r}{hint}; valid: {', '.join(list_benchmarks())}") from None
+    return registry.lookup(BENCHMARKS, "benchmark", name)

@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from archcodec import registry
 from harness.data import DATASETS, NORMALIZATIONS
 from harness.errors import ConfigError, UnknownNameError
 from harness.methods import get_method, list_methods
@@ -339,6 +340,18 @@ def _check_space_options(cell: CellConfig, where: str) -> None:
         raise UnknownNameError(f"dataset for space {cell.space}", cell.dataset, space.datasets, where)
 
 
+def _resolve_at(cell: CellConfig, where: str) -> CellConfig:
+    """`resolve`, with any failure (e.g. `proxy: jacob`, a space option out of range) reported at `where`."""
+    try:
+        return resolve(cell)
+    except ConfigError:
+        raise
+    except registry.UnknownNameError as exc:
+        raise UnknownNameError(exc.kind, exc.name, exc.choices, where) from None
+    except ValueError as exc:
+        raise ConfigError(where, str(exc)) from None
+
+
 _SEED_SENTINEL = "\x00seed\x00"  # stands for the seed in a template's id blob (JSON-escaped: unique)
 
 
@@ -391,7 +404,7 @@ def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> 
         values.pop("seed", None)
         template = CellConfig(**values)
         _check_space_options(template, where)
-        template = resolve(template)
+        template = _resolve_at(template, where)
         template.cell_id  # noqa: B018  (cached into the instance dict, whose layout the copies share)
         templates[key] = (template.__dict__, _seeded_blob(template))
     if len(others) > 1:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from archcodec import registry
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
 from spaces._fast import darts as _fast_darts, mobilenet as _fast_mobilenet, nasbench1shot1 as _fast_nasbench1shot1
 from spaces._fast import nasbench201 as _fast_nasbench201
@@ -76,8 +77,8 @@ class SpaceSpec:
     fast_supernet: Callable | None = None  # (reference supernet) -> fused Supernet (spaces/_fast/)
 
 
-SPACES: dict[str, SpaceSpec] = {
-    nasbench201.NAME: SpaceSpec(
+SPACES: dict[str, SpaceSpec] = registry.build((
+    SpaceSpec(
         name=nasbench201.NAME,
         options=nasbench201.NB201Options,
         build_supernet=nasbench201.build_supernet,
@@ -99,7 +100,7 @@ SPACES: dict[str, SpaceSpec] = {
         all_genotypes=nasbench201.all_genotypes,
         fast_supernet=_fast_nasbench201.fast_supernet,
     ),
-    nasbench1shot1.NAME: SpaceSpec(
+    SpaceSpec(
         name=nasbench1shot1.NAME,
         options=nasbench1shot1.NB1Shot1Options,
         build_supernet=nasbench1shot1.build_supernet,
@@ -119,7 +120,7 @@ SPACES: dict[str, SpaceSpec] = {
         final_rescore=True,  # parents are chosen on the scores of the op-pruned supernet
         fast_supernet=_fast_nasbench1shot1.fast_supernet,
     ),
-    mobilenet.NAME: SpaceSpec(
+    SpaceSpec(
         name=mobilenet.NAME,
         options=mobilenet.MobileNetOptions,
         build_supernet=mobilenet.build_supernet,
@@ -138,7 +139,7 @@ SPACES: dict[str, SpaceSpec] = {
         flops=mobilenet.flops,
         fast_supernet=_fast_mobilenet.fast_supernet,  # None in code_mode (not fused)
     ),
-    darts.NAME: SpaceSpec(
+    SpaceSpec(
         name=darts.NAME,
         options=darts.DartsOptions,
         build_supernet=darts.build_supernet,
@@ -163,15 +164,18 @@ SPACES: dict[str, SpaceSpec] = {
         discrete_network=darts.discrete_network,
         fast_supernet=_fast_darts.fast_supernet,
     ),
-}
+), "search space")
 
 
 def list_spaces() -> list[str]:
+    """Registered space names, sorted."""
     return sorted(SPACES)
 
 
 def get_space(name: str) -> SpaceSpec:
-    try:
-        return SPACES[name]
-    except KeyError:
-        raise ValueError(f"unknown search space {name!r}; valid: {', '.join(list_spaces())}") from None
+    """The spec registered as `name`.
+
+    Raises:
+        UnknownNameError: (archcodec.registry, a ValueError) naming the valid names and the closest one.
+    """
+    return registry.lookup(SPACES, "search space", name)

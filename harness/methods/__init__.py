@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcodec import registry
 from harness.methods import freedarts as _freedarts
 from harness.methods import most_params as _most_params
 from harness.methods import random as _random
@@ -57,29 +58,28 @@ class MethodSpec:
     default_n_samples: int | None = None
 
 
-METHODS: dict[str, MethodSpec] = {
-    "freedarts": MethodSpec("freedarts", _freedarts.run,
-                            "FreeDARTS: ZEROS |dL/dalpha * alpha| + iterative or one-shot pruning"),
-    "random": MethodSpec("random", _random.run, "one uniformly random architecture per seed",
-                         uses_batch=False, default_n_samples=1),
-    "zero_cost": MethodSpec("zero_cost", _zero_cost.run,
-                            "Abdelfattah et al.: best of N sampled networks by a summing-up proxy",
-                            default_proxy="synflow", default_n_samples=1000),
-    "zero_cost_pt": MethodSpec("zero_cost_pt", _zero_cost_pt.run,
-                               "Zero-Cost-PT: per-edge op perturbation on the supernet, proxy-scored",
-                               default_proxy="synflow", default_n_samples=1),
-    "most_params": MethodSpec("most_params", _most_params.run,
-                              "the sampled architecture with the most parameters (bias baseline)",
-                              uses_batch=False, default_n_samples=1000),
-}
+METHODS: dict[str, MethodSpec] = registry.build((
+    MethodSpec("freedarts", _freedarts.run,
+               "FreeDARTS: ZEROS |dL/dalpha * alpha| + iterative or one-shot pruning"),
+    MethodSpec("random", _random.run, "one uniformly random architecture per seed",
+               uses_batch=False, default_n_samples=1),
+    MethodSpec("zero_cost", _zero_cost.run,
+               "Abdelfattah et al.: best of N sampled networks by a summing-up proxy",
+               default_proxy="synflow", default_n_samples=1000),
+    MethodSpec("zero_cost_pt", _zero_cost_pt.run,
+               "Zero-Cost-PT: per-edge op perturbation on the supernet, proxy-scored",
+               default_proxy="synflow", default_n_samples=1),
+    MethodSpec("most_params", _most_params.run,
+               "the sampled architecture with the most parameters (bias baseline)",
+               uses_batch=False, default_n_samples=1000),
+), "method")
 
 
 def list_methods() -> list[str]:
+    """Registered method names, sorted."""
     return sorted(METHODS)
 
 
 def get_method(name: str) -> MethodSpec:
-    try:
-        return METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown method {name!r}; valid: {', '.join(list_methods())}") from None
+    """The spec registered as `name`; an unknown name raises `archcodec.registry.UnknownNameError`."""
+    return registry.lookup(METHODS, "method", name)
