@@ -72,6 +72,7 @@ from archcodec.nb101 import (  # noqa: F401  (re-exported: the hash and pruning 
     INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, cell_hash, check_spec, module_hash, prune,
 )
 from benchmarks import _safe_pickle
+from benchmarks._columns import MetricColumn
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
     METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
@@ -110,6 +111,18 @@ METRIC_SEMANTICS = {
     "nb101_train_time_s": "training time (s) at the epoch budget, mean over repeats",
     "nb101_n_repeats": "repeats with a validation accuracy in the table (3 in the full benchmark)",
 }
+_R = [f"nb101_{m}_r{i}" for m in ("valid_acc", "test_acc") for i in range(REPEATS)]
+METRIC_COLUMNS: tuple[MetricColumn, ...] = (  # in the results table's column order
+    MetricColumn("nb101_valid_acc", "float64", METRIC_SEMANTICS["nb101_valid_acc"]),
+    MetricColumn("nb101_test_acc", "float64", METRIC_SEMANTICS["nb101_test_acc"], headline=("cifar10",)),
+    *(MetricColumn(r, "float64", METRIC_SEMANTICS[r[:-1] + "{i}"]) for r in _R),
+    *(MetricColumn(n, "float64", METRIC_SEMANTICS[n]) for n in
+      ("nb101_best_repeat_valid_acc", "nb101_best_repeat_test_acc", "nb101_train_time_s")),
+    MetricColumn("nb101_params", "int64", METRIC_SEMANTICS["nb101_params"]),
+    MetricColumn("nb101_n_repeats", "int64", METRIC_SEMANTICS["nb101_n_repeats"]),
+    MetricColumn("nb101_hash", "string", "the NB101 module hash looked up"),
+    MetricColumn("nb101_epochs", "int64", "the epoch budget looked up (108 unless asked)", in_store=False),
+)
 
 
 # -- TFRecord framing and the ModelMetrics proto ----------------------------------------------------

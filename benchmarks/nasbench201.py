@@ -55,6 +55,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from benchmarks import _safe_pickle
+from benchmarks._columns import MetricColumn
 from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
     METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
 )
@@ -113,16 +114,19 @@ class Metric:
     key: str  # key of get_more_info's dict
     required: bool  # every source kind has it (the CSV only has test accuracies)
     semantics: str
+    headline: tuple[str, ...] = ()  # harness search datasets whose Table 3 accuracy this is
 
 
 _SCHEDULE = "200-epoch training (hp='200'), mean over seeds, percent"
 METRICS: tuple[Metric, ...] = (
     Metric("cifar10_test_acc", "cifar10", "test-accuracy", True,
-           f"CIFAR-10 test accuracy on ori-test of the model trained on train+valid (NB201 'cifar10'); {_SCHEDULE}"),
+           f"CIFAR-10 test accuracy on ori-test of the model trained on train+valid (NB201 'cifar10'); {_SCHEDULE}",
+           ("cifar10",)),
     Metric("cifar100_test_acc", "cifar100", "test-accuracy", True,
-           f"CIFAR-100 test accuracy on x-test (NB201 'cifar100', trained on train); {_SCHEDULE}"),
+           f"CIFAR-100 test accuracy on x-test (NB201 'cifar100', trained on train); {_SCHEDULE}", ("cifar100",)),
     Metric("imagenet16_test_acc", "ImageNet16-120", "test-accuracy", True,
-           f"ImageNet16-120 test accuracy on x-test (NB201 'ImageNet16-120', trained on train); {_SCHEDULE}"),
+           f"ImageNet16-120 test accuracy on x-test (NB201 'ImageNet16-120', trained on train); {_SCHEDULE}",
+           ("imagenet16-120",)),
     Metric("cifar10_valid_acc", "cifar10-valid", "valid-accuracy", False,
            f"CIFAR-10 validation accuracy on x-valid of the model trained on train (NB201 'cifar10-valid'); {_SCHEDULE}"),
     Metric("cifar100_valid_acc", "cifar100", "valid-accuracy", False,
@@ -130,7 +134,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("imagenet16_valid_acc", "ImageNet16-120", "valid-accuracy", False,
            f"ImageNet16-120 validation accuracy on x-valid (NB201 'ImageNet16-120'); {_SCHEDULE}"),
 )
-METRIC_COLUMNS: tuple[str, ...] = tuple(m.column for m in METRICS)
+METRIC_NAMES: tuple[str, ...] = tuple(m.column for m in METRICS)
+# Test accuracies are also looked up for every pruning step (the trajectory of paper Fig. 2).
+METRIC_COLUMNS: tuple[MetricColumn, ...] = tuple(
+    MetricColumn(m.column, "float64", m.semantics, per_step=m.required, headline=m.headline) for m in METRICS)
 _CSV_COLUMNS: dict[str, str] = {  # nats_bench.csv header -> table column, in the file's order
     "CIFAR10TestAccuracy200Epochs": "cifar10_test_acc",
     "CIFAR100TestAccuracy200Epochs": "cifar100_test_acc",
@@ -513,7 +520,7 @@ def open_table(table_dir: Path) -> NB201Table:
     table_dir = Path(table_dir).expanduser()
     meta, data = read_verified(NAME, table_dir, _missing_fix(table_dir))
     columns = pq.read_table(pa.BufferReader(data)).to_pydict()
-    metrics = tuple(c for c in METRIC_COLUMNS if c in columns)
+    metrics = tuple(c for c in METRIC_NAMES if c in columns)
     rows = {
         arch: {c: v for c in metrics if (v := columns[c][i]) is not None and not math.isnan(v)}
         for i, arch in enumerate(columns["arch"])

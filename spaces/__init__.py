@@ -36,7 +36,6 @@ class SpaceSpec:
             This is the default of `abs_alpha` for weight-abs variants.
         default_normalization: input normalisation for real images ("nb201" or "darts").
         default_benchmark: benchmark that looks its architectures up.
-        dataset_metrics: benchmark metric column per search dataset (the dataset's own test accuracy).
         row_names: per alpha group, a name for each row (NB201: edges "1<-0", ...).
         op_names: per alpha group, the candidate op of each column.
         prunable_groups: groups whose ops iterative FreeDARTS removes one at a time; other groups
@@ -63,7 +62,6 @@ class SpaceSpec:
     alpha_in_state_dict: bool
     default_normalization: str
     default_benchmark: str
-    dataset_metrics: dict
     row_names: dict
     op_names: dict
     prunable_groups: tuple[str, ...] | None = None
@@ -91,8 +89,6 @@ SPACES: dict[str, SpaceSpec] = registry.build((
         alpha_in_state_dict=True,
         default_normalization="nb201",
         default_benchmark="nasbench201",
-        dataset_metrics={"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
-                         "imagenet16-120": "imagenet16_test_acc"},
         row_names={nasbench201.GROUP: tuple(f"{i}<-{j}" for i, j in nasbench201.EDGES)},
         op_names={nasbench201.GROUP: nasbench201.OPS},
         sample_genotype=nasbench201.sample_genotype,
@@ -113,7 +109,6 @@ SPACES: dict[str, SpaceSpec] = registry.build((
         alpha_in_state_dict=False,  # upstream (DARTS-style) keeps alpha outside the state_dict
         default_normalization="darts",
         default_benchmark="nasbench101",
-        dataset_metrics={"cifar10": "nb101_test_acc"},
         row_names=nasbench1shot1.ROW_NAMES,
         op_names=nasbench1shot1.OP_NAMES,
         prunable_groups=(nasbench1shot1.GROUP_OPS,),  # inputs/output are scored and used by derive
@@ -133,7 +128,6 @@ SPACES: dict[str, SpaceSpec] = registry.build((
         alpha_in_state_dict=True,  # ProxylessNAS registers alpha as a module Parameter
         default_normalization="darts",
         default_benchmark="none",  # no MobileNet-space benchmark exists
-        dataset_metrics={},
         row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
         op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
         flops=mobilenet.flops,
@@ -153,9 +147,6 @@ SPACES: dict[str, SpaceSpec] = registry.build((
         alpha_in_state_dict=False,  # the authors' DARTS code keeps alpha outside the state_dict
         default_normalization="darts",
         default_benchmark="yahpo_nb301",
-        # NB301 predicts CIFAR-10 validation accuracy whatever the search dataset (YAHPO = default surrogate).
-        dataset_metrics={"cifar10": "yahpo_nb301_val_acc", "cifar100": "yahpo_nb301_val_acc",
-                         "imagenet": "yahpo_nb301_val_acc"},
         row_names={g: darts.EDGE_NAMES for g in darts.GROUPS},
         op_names={g: darts.OPS for g in darts.GROUPS},
         final_rescore=True,  # iterative: top-2 edges on the scores of the op-pruned supernet (spec §3.2)
