@@ -16,12 +16,11 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from harness.data import NORMALIZATIONS
+from harness.datasets import NORMALIZATIONS, VARIANTS
 from harness.methods import get_method
 from harness.proxies import get_proxy
 from spaces import get_space
 
-VARIANTS = ("D", "labels", "random_labels")
 MODES = ("iterative", "oneshot")
 CHOICES: dict[str, tuple[str, ...]] = {
     "variant": VARIANTS,
