@@ -346,10 +346,16 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
                 cells.append(cell)
 
     benchmark = raw.get("benchmark", "nasbench201")
-    from benchmarks import list_benchmarks  # local: keeps `import harness.config` light
+    from benchmarks import get_benchmark, list_benchmarks  # local: keeps `import harness.config` light
 
     if benchmark != "none" and benchmark not in list_benchmarks():
         raise UnknownNameError("benchmark", benchmark, [*list_benchmarks(), "none"], f"{source}:benchmark")
+    for space in sorted({c.space for c in cells}) if benchmark != "none" else ():
+        if space not in get_benchmark(benchmark).spaces:  # a lookup of every such cell would fail
+            fits = [b for b in list_benchmarks() if space in get_benchmark(b).spaces]
+            raise ConfigError(f"{source}:benchmark", f"benchmark {benchmark!r} does not answer space {space!r} "
+                              f"(it answers {', '.join(get_benchmark(benchmark).spaces)}); set benchmark: to "
+                              f"{' or '.join([*fits, 'none'])}")
     images_dir = raw.get("images_dir") or {}
     if not isinstance(images_dir, dict):
         raise ConfigError(f"{source}:images_dir", "images_dir maps a dataset name to a directory")

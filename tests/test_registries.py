@@ -69,3 +69,22 @@ def test_the_harness_error_is_the_registry_error_with_a_file_and_key():
 def test_an_unknown_proxy_in_a_sweep_file_fails_at_load_with_file_and_key():
     with pytest.raises(errors.UnknownNameError, match=r"^s.yaml:grid: unknown proxy 'jacob'; valid: "):
         parse({"name": "x", "settings": {"method": "zero_cost"}, "grid": {"proxy": ["jacob"]}}, "s.yaml")
+
+
+def test_a_benchmark_that_does_not_answer_a_space_fails_at_load_with_file_and_key():
+    with pytest.raises(errors.ConfigError,
+                       match=r"^s.yaml:benchmark: benchmark 'nasbench201' does not answer space 'darts' "
+                             r"\(it answers nasbench201\); set benchmark: to .*yahpo_nb301 or none$"):
+        parse({"name": "x", "benchmark": "nasbench201", "grid": {"space": ["darts"], "dataset": ["cifar10"]}}, "s.yaml")
+    assert parse({"name": "x", "benchmark": "none", "grid": {"space": ["darts"], "dataset": ["cifar10"]}}, "s.yaml").cells
+
+
+def test_every_committed_sweep_file_loads():
+    from pathlib import Path
+
+    from harness.config import load
+
+    sweeps = sorted((Path(__file__).resolve().parents[1] / "sweeps").glob("*.yaml"))
+    assert sweeps
+    for f in sweeps:
+        assert load(f).cells, f
