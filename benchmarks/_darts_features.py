@@ -1,6 +1,6 @@
 """Feature encodings of a DARTS genotype for the `nb301_distilled` regressor (no torch, no spaces/).
 
-A genotype is what `benchmarks._darts_key.parse` returns: per cell type ("normal", "reduce") 8
+A genotype is what `archcodec.darts.parse` returns: per cell type ("normal", "reduce") 8
 [op, input] pairs, pairs 2k and 2k+1 feeding intermediate node k+2. Edges are numbered as NB301's
 config space numbers them (`edge_<cell>_<i>`): node 2's edges 0-1 (inputs 0, 1), node 3's 2-4,
 node 4's 5-8, node 5's 9-13, i.e. edge = EDGE_OFFSET[node - 2] + input. Every encoding is
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmarks._darts_key import OPS
+from archcodec.darts import OPS
 
 CELLS = ("normal", "reduce")
 EDGE_OFFSET = (0, 2, 5, 9)  # first edge of nodes 2..5
@@ -57,7 +57,7 @@ def feature_names(encoding: str) -> list[str]:
 
 
 def encode(encoding: str, genotypes: Sequence[dict[str, list]]) -> np.ndarray:
-    """[N, n_features] float64 features of parsed genotypes (`_darts_key.parse` / `from_cells`)."""
+    """[N, n_features] float64 features of parsed genotypes (`darts_key.parse` / `from_cells`)."""
     n_features = len(feature_names(encoding))
     x = np.zeros((len(genotypes), n_features), dtype=np.float64)
     for row, genotype in enumerate(genotypes):

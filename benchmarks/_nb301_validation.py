@@ -4,7 +4,7 @@
 * NASLib's 725 NB301 values (`zc_nasbench301.json`, automl/NASLib, Apache-2.0): JSON
   `{"cifar10": {key: {"val_accuracy": percent, ...}}}` with key = NASLib's compact genotype
   `[[(input, op_index) x8 normal], [(input, op_index) x8 reduce]]`, op_index into
-  `benchmarks._darts_key.OPS` (the same order as NASLib's NB301 op list).
+  `archcodec.darts.OPS` (the same order as NASLib's NB301 op list).
 * The YAHPO-Gym ONNX surrogate (`benchmarks.yahpo_nb301`, the other DARTS benchmark) scored on
   the same two sets, so the README can say how far each is from the official surrogate.
 """
@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import _darts_key, yahpo_nb301
+from archcodec import darts as darts_key
+from benchmarks import yahpo_nb301
 from benchmarks._predictor import agreement
 from benchmarks.errors import BenchmarkError, ConversionError
 
@@ -43,16 +44,16 @@ def naslib_genotype(compact: str) -> dict[str, list]:
     for cell in cells:
         if not isinstance(cell, list | tuple):
             raise ValueError(f"key {compact[:60]!r}: a cell is not a list of (input, op_index)")
-        pairs.append([[_darts_key.OPS[op], src] if isinstance(op, int) and 0 <= op < len(_darts_key.OPS)
+        pairs.append([[darts_key.OPS[op], src] if isinstance(op, int) and 0 <= op < len(darts_key.OPS)
                       else (op, src) for src, op in cell])
-    return _darts_key.from_cells(*pairs)
+    return darts_key.from_cells(*pairs)
 
 
 def read_naslib(path: Path) -> tuple[list[str], np.ndarray]:
     """(arch keys, val_accuracy percent) of NASLib's 725 NB301 architectures."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))["cifar10"]
-        keys = [_darts_key.format_key(naslib_genotype(k)) for k in data]
+        keys = [darts_key.format_key(naslib_genotype(k)) for k in data]
         values = np.array([float(rec["val_accuracy"]) for rec in data.values()], dtype=np.float64)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConversionError(f"{path}: not {NASLIB_FORMAT} ({type(exc).__name__}: {exc}); fix: copy "

@@ -42,9 +42,9 @@ table's coverage; the harness records that row as `lookup_status = not_in_table`
     >>> out = nb101.convert(Path("shared/data/nasbench101"), Path("/tmp/nb101"))   # partial data
     >>> nb101.open_table(out).lookup("ff92c322c5d9d3d587d9c146a63d0807")["nb101_test_acc"]
 
-Also here, because the converter and the space need them: `module_hash(matrix, ops)` (NB101's
-iterated-md5 graph hash), `prune(matrix, ops)` (NB101 `ModelSpec` pruning of vertices not on an
-input->output path), and `write_tfrecord` (the official framing; used to build test fixtures).
+Re-exported here: `module_hash(matrix, ops)` and `prune(matrix, ops)` (NB101's hash and `ModelSpec`
+pruning, archcodec/nb101.py, shared with the space) and the file reader (`_nb101_tfrecord.py`);
+the writers that build test fixtures are in tests/nb101_tfrecord_writer.py.
 Please cite NAS-Bench-101 (Ying et al., ICML 2019) and NAS-Bench-1Shot1 (Zela et al., ICLR 2020).
 """
 
@@ -57,8 +57,6 @@ import json
 import logging
 import math
 import re
-import struct
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,13 +66,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from archcodec.nb101 import (  # noqa: F401  (re-exported: the hash and pruning belong to the NB101 cell)
+    INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, cell_hash, check_spec, module_hash, prune,
+)
 from benchmarks import _safe_pickle
+from benchmarks._columns import MetricColumn
+from benchmarks._nb101_tfrecord import (  # noqa: F401  (re-exported: the file reader is part of this benchmark)
+    EvaluationData, ModelMetrics, crc32c, decode_model_metrics, masked_crc32c, read_tfrecord,
+)
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
     METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
-)
-from spaces._nb101_cell import (  # noqa: F401  (re-exported: the hash and pruning belong to the NB101 cell)
-    INPUT, MAX_EDGES, MAX_VERTICES, OPS, OUTPUT, cell_hash, check_spec, module_hash, prune,
 )
 
 log = logging.getLogger(__name__)
@@ -110,171 +112,18 @@ METRIC_SEMANTICS = {
     "nb101_train_time_s": "training time (s) at the epoch budget, mean over repeats",
     "nb101_n_repeats": "repeats with a validation accuracy in the table (3 in the full benchmark)",
 }
-
-
-# -- TFRecord framing and the ModelMetrics proto ----------------------------------------------------
-def _crc32c_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), as TFRecord uses."""
-    crc = 0xFFFFFFFF
-    table = _CRC_TABLE
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def read_tfrecord(path: Path, *, verify_crc: bool = True) -> Iterator[bytes]:
-    """The payloads of a TFRecord file. Raises ConversionError naming the file and offset on corruption."""
-    with Path(path).open("rb") as fh:
-        offset = 0
-        while True:
-            head = fh.read(12)
-            if not head:
-                return
-            if len(head) < 12:
-                raise ConversionError(f"{path}: truncated TFRecord header at byte {offset}; the file is incomplete, download it again")
-            (length,) = struct.unpack("<Q", head[:8])
-            (len_crc,) = struct.unpack("<I", head[8:])
-            if masked_crc32c(head[:8]) != len_crc:
-                raise ConversionError(f"{path}: bad length CRC at byte {offset}; not a TFRecord file or corrupted")
-            data = fh.read(length)
-            foot = fh.read(4)
-            if len(data) < length or len(foot) < 4:
-                raise ConversionError(f"{path}: truncated record at byte {offset}; the file is incomplete, download it again")
-            if verify_crc and masked_crc32c(data) != struct.unpack("<I", foot)[0]:
-                raise ConversionError(f"{path}: bad data CRC in the record at byte {offset}; the file is corrupted")
-            offset += 16 + length
-            yield data
-
-
-def write_tfrecord(path: Path, payloads: Iterable[bytes]) -> Path:
-    """Write payloads with the official TFRecord framing (for fixtures and round trips)."""
-    with Path(path).open("wb") as fh:
-        for data in payloads:
-            head = struct.pack("<Q", len(data))
-            fh.write(head + struct.pack("<I", masked_crc32c(head)) + data + struct.pack("<I", masked_crc32c(data)))
-    return Path(path)
-
-
-@dataclass(frozen=True)
-class EvaluationData:
-    current_epoch: float = math.nan
-    training_time: float = math.nan
-    train_accuracy: float = math.nan
-    validation_accuracy: float = math.nan
-    test_accuracy: float = math.nan
-
-
-_EVAL_FIELDS = ("current_epoch", "training_time", "train_accuracy", "validation_accuracy", "test_accuracy")
-
-
-@dataclass(frozen=True)
-class ModelMetrics:
-    """NB101's `ModelMetrics` proto: evaluation_data[0] = start, [1] = halfway, [2] = final."""
-
-    evaluation_data: tuple[EvaluationData, ...] = ()
-    trainable_parameters: int = 0
-    total_time: float = math.nan
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
-    """(field number, wire type, value) of a protobuf message; unknown fields are skipped by callers."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 1:
-            value, pos = struct.unpack_from("<d", buf, pos)[0], pos + 8
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + n], pos + n
-        elif wire == 5:
-            value, pos = struct.unpack_from("<f", buf, pos)[0], pos + 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        if pos > len(buf):
-            raise ValueError("truncated field")
-        yield number, wire, value
-
-
-def decode_model_metrics(buf: bytes) -> ModelMetrics:
-    evals, params, total = [], 0, math.nan
-    for number, wire, value in _fields(buf):
-        if number == 1 and wire == 2:
-            kw = {_EVAL_FIELDS[n - 1]: v for n, w, v in _fields(value) if 1 <= n <= 5 and w == 1}
-            evals.append(EvaluationData(**kw))
-        elif number == 2 and wire == 0:
-            params = value - (1 << 64) if value >= 1 << 63 else value  # int32 negatives are 10-byte varints
-        elif number == 3 and wire == 1:
-            total = value
-    return ModelMetrics(tuple(evals), int(params), total)
-
-
-def _put_varint(n: int) -> bytes:
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def encode_model_metrics(m: ModelMetrics) -> bytes:
-    out = bytearray()
-    for ev in m.evaluation_data:
-        inner = b"".join(_put_varint((i + 1) << 3 | 1) + struct.pack("<d", getattr(ev, f))
-                         for i, f in enumerate(_EVAL_FIELDS) if not math.isnan(getattr(ev, f)))
-        out += _put_varint(1 << 3 | 2) + _put_varint(len(inner)) + inner
-    out += _put_varint(2 << 3 | 0) + _put_varint(m.trainable_parameters)
-    if not math.isnan(m.total_time):
-        out += _put_varint(3 << 3 | 1) + struct.pack("<d", m.total_time)
-    return bytes(out)
-
-
-def encode_record(matrix: np.ndarray, ops: Sequence[str], epochs: int, metrics: ModelMetrics,
-                  module_hash_: str | None = None) -> bytes:
-    """One official NB101 record payload (JSON list) for `write_tfrecord`."""
-    m = np.asarray(matrix).astype(np.int64)
-    key = module_hash_ or module_hash(*prune(m, ops))
-    raw_adj = "".join(str(int(v)) for v in m.flatten())
-    blob = base64.b64encode(encode_model_metrics(metrics)).decode()
-    return json.dumps([key, int(epochs), raw_adj, ",".join(ops), blob]).encode()
+_R = [f"nb101_{m}_r{i}" for m in ("valid_acc", "test_acc") for i in range(REPEATS)]
+METRIC_COLUMNS: tuple[MetricColumn, ...] = (  # in the results table's column order
+    MetricColumn("nb101_valid_acc", "float64", METRIC_SEMANTICS["nb101_valid_acc"]),
+    MetricColumn("nb101_test_acc", "float64", METRIC_SEMANTICS["nb101_test_acc"], headline=("cifar10",)),
+    *(MetricColumn(r, "float64", METRIC_SEMANTICS[r[:-1] + "{i}"]) for r in _R),
+    *(MetricColumn(n, "float64", METRIC_SEMANTICS[n]) for n in
+      ("nb101_best_repeat_valid_acc", "nb101_best_repeat_test_acc", "nb101_train_time_s")),
+    MetricColumn("nb101_params", "int64", METRIC_SEMANTICS["nb101_params"]),
+    MetricColumn("nb101_n_repeats", "int64", METRIC_SEMANTICS["nb101_n_repeats"]),
+    MetricColumn("nb101_hash", "string", "the NB101 module hash looked up"),
+    MetricColumn("nb101_epochs", "int64", "the epoch budget looked up (108 unless asked)", in_store=False),
+)
 
 
 # -- conversion -------------------------------------------------------------------------------------
@@ -582,3 +431,4 @@ def resolve_table(data_root: Path, cache_root: Path, configured: Path | None = N
         return None
     log.info("no %s table in %s yet; converting %s once (later runs reuse it)", NAME, cached, source)
     return convert(source, cached)
+

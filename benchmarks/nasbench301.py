@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _darts_key
+from archcodec import darts as darts_key
+from benchmarks._columns import MetricColumn
 from benchmarks._sidecar_env import EnvSpec, build_info, ensure_env, env_dir, is_built
 from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkError, BenchmarkTableMissingError
 
@@ -81,11 +82,14 @@ OBTAIN_HINT = (
     "$HARNESS_DATA/nasbench301/ or set `benchmark_table:` to one of its model dirs (e.g. .../gnn_gin_v1.0); "
     f"run `{SETUP_COMMAND}` once to build the isolated environment"
 )
-METRIC_SEMANTICS = {
-    "nb301_val_acc": "NAS-Bench-301 official surrogate (nasbench301 0.3) predicted CIFAR-10 validation accuracy, "
-                     "percent, 100 epochs DARTS training pipeline; `with_noise` as recorded",
-    "nb301_val_err": "100 - nb301_val_acc (the 'test error' of the FreeDARTS paper's Table 5, spec §5.3)",
-}
+METRIC_COLUMNS: tuple[MetricColumn, ...] = (
+    MetricColumn("nb301_val_acc", "float64",
+                 "NAS-Bench-301 official surrogate (nasbench301 0.3) predicted CIFAR-10 validation accuracy, "
+                 "percent, 100 epochs DARTS training pipeline; `with_noise` as recorded", predicted=True, headline=("*",)),
+    MetricColumn("nb301_val_err", "float64",
+                 "100 - nb301_val_acc (the 'test error' of the FreeDARTS paper's Table 5, spec §5.3)", predicted=True),
+)
+METRIC_SEMANTICS = {c.name: c.meaning for c in METRIC_COLUMNS}
 
 
 class SidecarError(BenchmarkError, RuntimeError):
@@ -180,7 +184,7 @@ class NB301Table:
         if hit is not None:
             return dict(hit)
         try:
-            genotype = _darts_key.parse(arch_key)
+            genotype = darts_key.parse(arch_key)
         except ValueError as exc:
             raise ArchNotInBenchmarkError(arch_key, str(self.path), hint=str(exc)) from None
         seed = int(hashlib.sha256(f"{self.seed}|{arch_key}".encode()).hexdigest()[:8], 16)

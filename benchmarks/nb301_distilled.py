@@ -48,7 +48,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks import _darts_features, _darts_key, _nb301_validation, _predictor, _safe_pickle, yahpo_nb301
+from archcodec import darts as darts_key
+from benchmarks import _darts_features, _nb301_validation, _predictor, _safe_pickle, yahpo_nb301
 from benchmarks._columns import MetricColumn
 from benchmarks._table_dir import has_table, read_verified, require_table, sha256_file, write_table
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
@@ -76,9 +77,9 @@ METRIC_COLUMNS: tuple[MetricColumn, ...] = (
     MetricColumn("nb301d_val_acc", "float64",
                  "nb301_distilled: LightGBM distillation of the official NB301 v0.9 surrogate, predicted CIFAR-10 "
                  "validation accuracy (percent) of NB301's 100-epoch DARTS pipeline; validation in metadata.json",
-                 predicted=True),
+                 predicted=True, in_store=False),
     MetricColumn("nb301d_val_err", "float64", "100 - nb301d_val_acc (the paper's Table 5 'test error', spec §5.3)",
-                 predicted=True),
+                 predicted=True, in_store=False),
 )
 
 # The genotype pickle's class: `nasbench.sample_model.Genotype` (a module that exists nowhere here).
@@ -89,7 +90,7 @@ _ACCURACY_GLOBALS = _safe_pickle.numpy_globals(scalar_dtypes=("<f8",))
 
 
 def _plain_int(value: object) -> object:
-    """numpy int64 inputs as Python ints (what `_darts_key` checks); anything else unchanged, to be refused."""
+    """numpy int64 inputs as Python ints (what `archcodec.darts` checks); anything else unchanged, to be refused."""
     return int(value) if isinstance(value, np.integer) else value
 
 
@@ -106,10 +107,10 @@ def read_genotypes(path: Path) -> list[dict[str, list]]:
     out = []
     for i, g in enumerate(raw):
         try:
-            if list(g.normal_concat) != _darts_key.CONCAT or list(g.reduce_concat) != _darts_key.CONCAT:
+            if list(g.normal_concat) != darts_key.CONCAT or list(g.reduce_concat) != darts_key.CONCAT:
                 raise ValueError(f"concat {g.normal_concat}/{g.reduce_concat}, the DARTS space concatenates "
-                                 f"{_darts_key.CONCAT}")
-            out.append(_darts_key.from_cells(*([[p[0], _plain_int(p[1])] if isinstance(p, tuple | list) else p
+                                 f"{darts_key.CONCAT}")
+            out.append(darts_key.from_cells(*([[p[0], _plain_int(p[1])] if isinstance(p, tuple | list) else p
                                                  for p in cell] for cell in (g.normal, g.reduce))))
         except (TypeError, ValueError, IndexError) as exc:
             raise ConversionError(f"{path}: genotype {i} is outside the DARTS space ({exc}); fix: {fix}") from None
@@ -154,7 +155,7 @@ def convert(source: Path, out_dir: Path, *, encoding: str | None = None, yahpo_d
                               f"{ACCURACY_FILE}; {OBTAIN_HINT}")
     genotypes = read_genotypes(source / GENOTYPE_FILE)
     values = read_accuracies(source / ACCURACY_FILE, len(genotypes))
-    keys = [_darts_key.format_key(g) for g in genotypes]
+    keys = [darts_key.format_key(g) for g in genotypes]
     train, holdout = _predictor.holdout_split(len(keys), SEED, HOLDOUT_FRACTION)
     y_train = values[train]
     if encoding is None:
@@ -169,7 +170,7 @@ def convert(source: Path, out_dir: Path, *, encoding: str | None = None, yahpo_d
     predicted = booster.predict(x_all)
 
     def predict(arch_keys):
-        return booster.predict(_darts_features.encode(encoding, [_darts_key.parse(k) for k in arch_keys]))
+        return booster.predict(_darts_features.encode(encoding, [darts_key.parse(k) for k in arch_keys]))
 
     yahpo = yahpo_dir if yahpo_dir is not None else _yahpo_dir(source)
     validation = _nb301_validation.validate(
@@ -181,7 +182,7 @@ def convert(source: Path, out_dir: Path, *, encoding: str | None = None, yahpo_d
     out_dir.mkdir(parents=True, exist_ok=True)
     model_meta = _predictor.write_model(out_dir, booster, {
         "encoding": encoding, "definition": _darts_features.ENCODINGS[encoding],
-        "ops": list(_darts_key.OPS), "edge_offset": list(_darts_features.EDGE_OFFSET),
+        "ops": list(darts_key.OPS), "edge_offset": list(_darts_features.EDGE_OFFSET),
         "feature_names": _darts_features.feature_names(encoding)})
     split = np.full(len(keys), "train", dtype=object)
     split[holdout] = "holdout"
@@ -234,7 +235,7 @@ class NB301DistilledTable:
 
     def __contains__(self, arch_key: object) -> bool:
         try:
-            _darts_key.parse(arch_key)  # type: ignore[arg-type]
+            darts_key.parse(arch_key)  # type: ignore[arg-type]
         except ValueError:
             return False
         return True
@@ -244,7 +245,7 @@ class NB301DistilledTable:
         genotypes = []
         for key in arch_keys:
             try:
-                genotypes.append(_darts_key.parse(key))
+                genotypes.append(darts_key.parse(key))
             except ValueError as exc:
                 raise ArchNotInBenchmarkError(key, str(self.path), hint=str(exc)) from None
         with self._lock:

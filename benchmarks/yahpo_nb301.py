@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import _darts_key
+from archcodec import darts as darts_key
+from benchmarks._columns import MetricColumn
 from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkTableMissingError
 
 NAME = "yahpo_nb301"
@@ -53,12 +54,16 @@ CAT_COLUMNS: tuple[str, ...] = (
 )
 OBTAIN_HINT = ("copy the folder nb301/ of github.com/slds-lmu/yahpo_data (branch v2_final: model_v2.onnx, "
                "encoding_v2.json) to $HARNESS_DATA/nasbench301/yahpo_nb301_v2, or set `benchmark_table:` to it")
-METRIC_SEMANTICS = {
-    "yahpo_nb301_val_acc": "YAHPO-Gym v2 NB301 surrogate (ONNX), predicted CIFAR-10 validation accuracy at epoch 98, "
-                           "percent; NOT the official nasbench301 ensemble",
-    "yahpo_nb301_val_err": "100 - yahpo_nb301_val_acc (the paper's Table 5 'test error', spec §5.3)",
-    "yahpo_nb301_runtime_s": "YAHPO-predicted training runtime in seconds at epoch 98",
-}
+METRIC_COLUMNS: tuple[MetricColumn, ...] = (
+    MetricColumn("yahpo_nb301_val_acc", "float64",
+                 "YAHPO-Gym v2 NB301 surrogate (ONNX), predicted CIFAR-10 validation accuracy at epoch 98, "
+                 "percent; NOT the official nasbench301 ensemble", predicted=True, headline=("*",)),
+    MetricColumn("yahpo_nb301_val_err", "float64",
+                 "100 - yahpo_nb301_val_acc (the paper's Table 5 'test error', spec §5.3)", predicted=True),
+    MetricColumn("yahpo_nb301_runtime_s", "float64", "YAHPO-predicted training runtime in seconds at epoch 98",
+                 predicted=True, in_store=False),
+)
+METRIC_SEMANTICS = {c.name: c.meaning for c in METRIC_COLUMNS}
 
 
 def config_of(genotype: dict[str, list]) -> dict[str, str]:
@@ -95,7 +100,7 @@ class YahpoNB301Table:
 
     def encode(self, arch_key: str) -> np.ndarray:
         try:
-            genotype = _darts_key.parse(arch_key)
+            genotype = darts_key.parse(arch_key)
         except ValueError as exc:
             raise ArchNotInBenchmarkError(arch_key, str(self.path), hint=str(exc)) from None
         config = config_of(genotype)

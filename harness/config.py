@@ -22,13 +22,12 @@ resolved to the documented default of the space / variant in `resolve()`, and `c
 the *resolved* cell, so writing a default explicitly does not create a new cell.
 
 Every ambiguity of FREEDARTS_SPEC.md is a `CellConfig` field (alpha_transform, abs_weights,
-abs_alpha, reinit_weights_each_step, tie_break, prune_pool, bn_mode, dtype, batch_size, ...).
+abs_alpha, reinit_weights_each_step, tie_break, prune_pool, bn_mode, dtype, batch_size, ...);
+the cell, its defaults (`resolve`) and its `cell_id` live in harness/cell.py, re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import gc
 import hashlib
 import itertools
@@ -41,151 +40,14 @@ from typing import Any
 
 import yaml
 
-from harness.data import DATASETS, NORMALIZATIONS
+from archcodec import registry
+from harness.cell import (  # noqa: F401  (re-exported: callers import the cell from the config)
+    _ADDED_FIELDS, CELL_FIELDS, CHOICES, MODES, VARIANTS, CellConfig, resolve,
+)
+from harness.data import DATASETS
 from harness.errors import ConfigError, UnknownNameError
-from harness.methods import get_method, list_methods
-from harness.proxies import get_proxy
+from harness.methods import list_methods
 from spaces import get_space, list_spaces
-
-VARIANTS = ("D", "labels", "random_labels")
-MODES = ("iterative", "oneshot")
-CHOICES: dict[str, tuple[str, ...]] = {
-    "variant": VARIANTS,
-    "mode": MODES,
-    "alpha_transform": ("raw", "softmax"),
-    "tie_break": ("first", "random"),
-    "prune_pool": ("global", "per_group"),
-    "bn_mode": ("train", "eval"),
-    "dtype": ("float32", "float64"),
-    "normalization": NORMALIZATIONS,
-}
-
-
-@dataclass(frozen=True)
-class CellConfig:
-    """One FreeDARTS search. `None` = "the default for this space / variant" (see `resolve`).
-
-    Attributes:
-        space: search space (`spaces.list_spaces()`).
-        dataset: search dataset; the supernet's input size and head follow it, and its real
-            images feed the labelled variants (FREEDARTS_SPEC §1.2 item 8).
-        variant: "D" (all-ones input, |W|, loss = sum of logits), "labels" (one real batch, CE),
-            "random_labels" (same images, uniform random labels; FreeDARTS-L).
-        mode: "iterative" (one op per step over a global pool, re-scored after each prune,
-            spec §3.2) or "oneshot" (score once, per-edge argmax, spec §3.1).
-        seed: seeds weights, alpha, the image sample, random labels and random tie-breaks.
-        alpha_scale: a in alpha = a * randn (space default: 1e-3 for NB201).
-        alpha_transform: "raw" (w = alpha, authors' code, default) or "softmax" (paper text).
-        abs_weights: make every non-alpha `state_dict` entry positive before scoring
-            (default: True for D, False for the labelled variants; spec §1.2-1.3).
-        abs_alpha: make alpha positive (default: abs_weights and the space registers alpha in its
-            state_dict, as NB201's code does; spec §1.2 step 3).
-        batch_size: images per scoring batch (default: 1 for D, 64 for labelled; spec §1.3).
-        augment: random crop + flip on real images, as the authors' search loader (default True).
-        normalization: "nb201" (per-dataset NB201 mean/std) or "darts" (space default).
-        reinit_weights_each_step: redraw W before each iterative step, keeping alpha and masks
-            (Algorithm 1 line 3 read literally; default False, spec §2).
-        tie_break: "first" (row-major first minimum, default) or "random" (seeded) among equal
-            lowest scores in iterative pruning.
-        prune_pool: "global" (one pool over all groups, default) or "per_group" (each step prunes
-            the weakest op of every group that still has candidates).
-        bn_mode: "train" (batch statistics, as the code) or "eval" (running statistics).
-        dtype: "float32" (code) or "float64".
-        space_options: the space's own options (e.g. NB201 `channels`), as sorted (key, value) pairs.
-        method: search method (`harness.methods.list_methods()`); "freedarts" by default, baselines
-            (random, zero-cost predictors, ...) share the space, the inputs and the lookups.
-        proxy: the zero-cost proxy of a proxy-based method (None: the method's default / unused).
-        n_samples: architectures a sampling method draws (None: the method's default / unused).
-    """
-
-    space: str = "nasbench201"
-    dataset: str = "cifar10"
-    variant: str = "D"
-    mode: str = "iterative"
-    seed: int = 0
-    alpha_scale: float | None = None
-    alpha_transform: str = "raw"
-    abs_weights: bool | None = None
-    abs_alpha: bool | None = None
-    batch_size: int | None = None
-    augment: bool = True
-    normalization: str | None = None
-    reinit_weights_each_step: bool = False
-    tie_break: str = "first"
-    prune_pool: str = "global"
-    bn_mode: str = "train"
-    dtype: str = "float32"
-    space_options: tuple = ()
-    method: str = "freedarts"
-    proxy: str | None = None
-    n_samples: int | None = None
-
-    @property
-    def options(self) -> dict[str, Any]:
-        return dict(self.space_options)
-
-    def to_dict(self) -> dict[str, Any]:
-        # Every field is a plain value (space_options a tuple of pairs): no deep copy needed, and
-        # dataclasses.asdict's recursion dominated planning a 10^5-cell grid.
-        d = {name: getattr(self, name) for name in CELL_FIELDS}
-        d["space_options"] = dict(self.space_options)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CellConfig:
-        d = dict(d)
-        d["space_options"] = tuple(sorted(dict(d.get("space_options") or {}).items()))
-        return cls(**d)
-
-    @functools.cached_property
-    def cell_id(self) -> str:
-        """Stable id: hash of the resolved cell (resolve first; unresolved cells are rejected).
-
-        Computed once per cell object (cached: a frozen cell never changes).
-
-        Fields added after the first release are left out of the hash while they hold their
-        neutral value (`_ADDED_FIELDS`), so adding an option never renames existing cells: a
-        sweep extended after an upgrade still resumes instead of re-running everything.
-        """
-        d = self.to_dict()
-        unresolved = [k for k, v in d.items() if v is None and k not in _ADDED_FIELDS]
-        if unresolved:
-            raise ValueError(f"cell_id of an unresolved cell (unset: {unresolved}); call resolve() first")
-        d = {k: v for k, v in d.items() if not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])}
-        blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-CELL_FIELDS = tuple(f.name for f in fields(CellConfig))
-# Fields added after v0.1 -> their neutral value, omitted from cell_id (see CellConfig.cell_id).
-_ADDED_FIELDS: dict[str, Any] = {"method": "freedarts", "proxy": None, "n_samples": None}
-
-
-def resolve(cell: CellConfig) -> CellConfig:
-    """Fill every `None` with the documented default of the space / variant."""
-    space = get_space(cell.space)
-    abs_weights = (cell.variant == "D") if cell.abs_weights is None else cell.abs_weights
-    abs_alpha = (abs_weights and space.alpha_in_state_dict) if cell.abs_alpha is None else cell.abs_alpha
-    options_obj = space.options(**cell.options)
-    options = dataclasses.asdict(options_obj)
-    default_scale = (space.default_alpha_scale if space.default_alpha_scale_for is None
-                     else space.default_alpha_scale_for(options_obj))  # e.g. DARTS preset imagenet: 5e-4
-    method = get_method(cell.method)  # its proxy / n_samples defaults (FreeDARTS: none, cell_id unchanged)
-    proxy = method.default_proxy if cell.proxy is None else cell.proxy
-    if proxy is not None:
-        get_proxy(proxy)  # unknown names fail here, with the valid choices
-    return dataclasses.replace(
-        cell,
-        alpha_scale=float(default_scale if cell.alpha_scale is None else cell.alpha_scale),
-        abs_weights=abs_weights,
-        abs_alpha=abs_alpha,
-        batch_size=(1 if cell.variant == "D" else 64) if cell.batch_size is None else cell.batch_size,
-        normalization=cell.normalization or space.default_normalization,
-        space_options=tuple(sorted(options.items())),
-        proxy=proxy,
-        n_samples=method.default_n_samples if cell.n_samples is None else cell.n_samples,
-    )
-
 
 RESOURCE_MODES = ("timing", "throughput")
 
@@ -342,6 +204,18 @@ def _check_space_options(cell: CellConfig, where: str) -> None:
         raise UnknownNameError(f"dataset for space {cell.space}", cell.dataset, space.datasets, where)
 
 
+def _resolve_at(cell: CellConfig, where: str) -> CellConfig:
+    """`resolve`, with any failure (e.g. `proxy: jacob`, a space option out of range) reported at `where`."""
+    try:
+        return resolve(cell)
+    except ConfigError:
+        raise
+    except registry.UnknownNameError as exc:
+        raise UnknownNameError(exc.kind, exc.name, exc.choices, where) from None
+    except ValueError as exc:
+        raise ConfigError(where, str(exc)) from None
+
+
 _SEED_SENTINEL = "\x00seed\x00"  # stands for the seed in a template's id blob (JSON-escaped: unique)
 
 
@@ -394,7 +268,7 @@ def expand(settings: dict[str, Any], grid: dict[str, list], where: str = "") -> 
         values.pop("seed", None)
         template = CellConfig(**values)
         _check_space_options(template, where)
-        template = resolve(template)
+        template = _resolve_at(template, where)
         template.cell_id  # noqa: B018  (cached into the instance dict, whose layout the copies share)
         templates[key] = (template.__dict__, _seeded_blob(template))
     if len(others) > 1:
@@ -475,10 +349,16 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
                 cells.append(cell)
 
     benchmark = raw.get("benchmark", "nasbench201")
-    from benchmarks import list_benchmarks  # local: keeps `import harness.config` light
+    from benchmarks import get_benchmark, list_benchmarks  # local: keeps `import harness.config` light
 
     if benchmark != "none" and benchmark not in list_benchmarks():
         raise UnknownNameError("benchmark", benchmark, [*list_benchmarks(), "none"], f"{source}:benchmark")
+    for space in sorted({c.space for c in cells}) if benchmark != "none" else ():
+        if space not in get_benchmark(benchmark).spaces:  # a lookup of every such cell would fail
+            fits = [b for b in list_benchmarks() if space in get_benchmark(b).spaces]
+            raise ConfigError(f"{source}:benchmark", f"benchmark {benchmark!r} does not answer space {space!r} "
+                              f"(it answers {', '.join(get_benchmark(benchmark).spaces)}); set benchmark: to "
+                              f"{' or '.join([*fits, 'none'])}")
     images_dir = raw.get("images_dir") or {}
     if not isinstance(images_dir, dict):
         raise ConfigError(f"{source}:images_dir", "images_dir maps a dataset name to a directory")
@@ -531,3 +411,4 @@ def load(path: str | Path) -> SweepConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"not valid YAML: {' '.join(str(exc).split())}") from None
     return parse(raw, str(path))
+

@@ -12,9 +12,9 @@ re-exported here so callers can catch one family.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
+from archcodec import registry
 from benchmarks.errors import (  # noqa: F401  (re-exported)
     ArchNotInBenchmarkError,
     BenchmarkError,
@@ -35,16 +35,15 @@ class ConfigError(HarnessError, ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class UnknownNameError(ConfigError):
-    """A name (key, space, variant, dataset, ...) is not one of the valid choices."""
+class UnknownNameError(ConfigError, registry.UnknownNameError):
+    """A name (key, space, variant, dataset, ...) in a sweep file is not one of the valid choices.
+
+    The registries (`get_space`, `get_benchmark`, `get_method`, `get_proxy`) raise the base class,
+    `archcodec.registry.UnknownNameError`; catch that one to catch both.
+    """
 
     def __init__(self, kind: str, name: object, choices: Iterable[str], where: str = "") -> None:
-        self.kind = kind
-        self.name = name
-        self.choices = sorted(str(c) for c in choices)
-        close = difflib.get_close_matches(str(name), self.choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        super().__init__(where, f"unknown {kind} {name!r}{hint}; valid: {', '.join(self.choices)}")
+        registry.UnknownNameError.__init__(self, kind, name, choices, where)
 
 
 class DataNotFoundError(HarnessError, FileNotFoundError):

@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archcodec import registry
 from harness.data import Batch
 from harness.errors import NonFiniteScoreError
 
@@ -65,22 +66,19 @@ PROXIES: dict[str, Proxy] = {}
 
 
 def register(proxy: Proxy) -> Proxy:
-    if proxy.name in PROXIES:
-        raise ValueError(f"proxy {proxy.name!r} registered twice; pick another name")
-    PROXIES[proxy.name] = proxy
+    """Add `proxy` to `PROXIES` (the decorator form suits many small functions); a duplicate name fails."""
+    PROXIES.update(registry.build([*PROXIES.values(), proxy], "proxy"))
     return proxy
 
 
 def list_proxies() -> list[str]:
+    """Registered proxy names, sorted."""
     return sorted(PROXIES)
 
 
 def get_proxy(name: str) -> Proxy:
-    try:
-        return PROXIES[name]
-    except KeyError:
-        raise ValueError(f"unknown proxy {name!r}; valid: {', '.join(list_proxies())}; "
-                         "set `proxy:` in the sweep to one of them") from None
+    """The proxy registered as `name`; an unknown name raises `archcodec.registry.UnknownNameError`."""
+    return registry.lookup(PROXIES, "proxy", name)
 
 
 def _weighted_layers(net: nn.Module) -> list[nn.Module]:

@@ -48,6 +48,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from benchmarks import BENCHMARKS
+
 log = logging.getLogger(__name__)
 
 CELLS_DIR = "cells"
@@ -68,26 +70,11 @@ FILE_MODE = 0o644
 # The error class whose rows are `no_data` (rows from before that status said `failed`).
 NO_DATA_ERROR = "DataNotFoundError"
 
-# Metric columns looked up for every found architecture (NB201 semantics: see benchmarks/nasbench201.py).
-METRICS = ("cifar10_test_acc", "cifar100_test_acc", "imagenet16_test_acc")
-VALID_METRICS = ("cifar10_valid_acc", "cifar100_valid_acc", "imagenet16_valid_acc")
-# NAS-Bench-101 lookups of NB1Shot1 cells (benchmarks/nasbench101.py): CIFAR-10 accuracy in percent at
-# 108 epochs. nb101_valid_acc / nb101_test_acc = mean over the repeats the table holds (3 in the full
-# benchmark; a partial table may hold 1 run and no test value); _r0.._r2 = each training repeat;
-# nb101_best_repeat_* = the best single repeat (paper Table 4 "Best", spec §5.2); nb101_train_time_s =
-# mean training time; nb101_params = NB101's trainable_parameters; nb101_hash = the module hash looked up.
-NB101_METRICS = (
-    "nb101_valid_acc", "nb101_test_acc",
-    "nb101_valid_acc_r0", "nb101_valid_acc_r1", "nb101_valid_acc_r2",
-    "nb101_test_acc_r0", "nb101_test_acc_r1", "nb101_test_acc_r2",
-    "nb101_best_repeat_valid_acc", "nb101_best_repeat_test_acc", "nb101_train_time_s",
-)
-# NAS-Bench-301 surrogate predictions for DARTS-space cells (benchmarks/nasbench301.py, yahpo_nb301.py):
-# CIFAR-10 VALIDATION accuracy in percent after NB301's 100-epoch DARTS training pipeline, as predicted by
-# the official nasbench301 0.3 ensemble (nb301_*) or by the YAHPO-Gym v2 ONNX surrogate at epoch 98
-# (yahpo_nb301_*; a different surrogate, Spearman ~0.59 with the official one). *_val_err = 100 - *_val_acc,
-# the "test error" of the paper's Table 5 (spec §5.3: the surrogate predicts validation accuracy).
-NB301_METRICS = ("nb301_val_acc", "nb301_val_err", "yahpo_nb301_val_acc", "yahpo_nb301_val_err")
+# Metric columns: derived from what each registered benchmark declares (`BenchmarkSpec.metrics`,
+# benchmarks/_columns.py), in registry order; their meanings live there. `METRICS` are the ones
+# also looked up for every pruning step (NB201's test accuracies, the trajectory of paper Fig. 2).
+_METRIC_FIELDS = [(c.name, pa.type_for_alias(c.dtype)) for b in BENCHMARKS.values() for c in b.metrics if c.in_store]
+METRICS = tuple(c.name for b in BENCHMARKS.values() for c in b.metrics if c.in_store and c.per_step)
 
 # Inputs of the cell (harness.config.CellConfig fields, resolved).
 _INPUTS = [
@@ -132,13 +119,7 @@ _OUTPUTS = [
     ("score_s", pa.float64()),           # the pruning loop: ZEROS passes + bookkeeping
     ("lookup_s", pa.float64()),
     ("data_source", pa.string()),        # where the input images came from ("all-ones" for D)
-    *[(m, pa.float64()) for m in METRICS],
-    *[(m, pa.float64()) for m in VALID_METRICS],
-    *[(m, pa.float64()) for m in NB101_METRICS],
-    ("nb101_params", pa.int64()),
-    ("nb101_n_repeats", pa.int64()),
-    ("nb101_hash", pa.string()),
-    *[(m, pa.float64()) for m in NB301_METRICS],
+    *_METRIC_FIELDS,                     # what the benchmarks declare (see above)
     ("lookup_status", pa.string()),      # ok | no_table | not_in_table | skipped
     ("lookup_error", pa.string()),
     ("metrics_json", pa.string()),       # every value the benchmark returned, JSON (named columns above are a subset)

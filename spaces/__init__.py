@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from archcodec import registry
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
 from spaces._fast import darts as _fast_darts, mobilenet as _fast_mobilenet, nasbench1shot1 as _fast_nasbench1shot1
 from spaces._fast import nasbench201 as _fast_nasbench201
@@ -35,7 +36,6 @@ class SpaceSpec:
             This is the default of `abs_alpha` for weight-abs variants.
         default_normalization: input normalisation for real images ("nb201" or "darts").
         default_benchmark: benchmark that looks its architectures up.
-        dataset_metrics: benchmark metric column per search dataset (the dataset's own test accuracy).
         row_names: per alpha group, a name for each row (NB201: edges "1<-0", ...).
         op_names: per alpha group, the candidate op of each column.
         prunable_groups: groups whose ops iterative FreeDARTS removes one at a time; other groups
@@ -62,7 +62,6 @@ class SpaceSpec:
     alpha_in_state_dict: bool
     default_normalization: str
     default_benchmark: str
-    dataset_metrics: dict
     row_names: dict
     op_names: dict
     prunable_groups: tuple[str, ...] | None = None
@@ -76,8 +75,8 @@ class SpaceSpec:
     fast_supernet: Callable | None = None  # (reference supernet) -> fused Supernet (spaces/_fast/)
 
 
-SPACES: dict[str, SpaceSpec] = {
-    nasbench201.NAME: SpaceSpec(
+SPACES: dict[str, SpaceSpec] = registry.build((
+    SpaceSpec(
         name=nasbench201.NAME,
         options=nasbench201.NB201Options,
         build_supernet=nasbench201.build_supernet,
@@ -90,8 +89,6 @@ SPACES: dict[str, SpaceSpec] = {
         alpha_in_state_dict=True,
         default_normalization="nb201",
         default_benchmark="nasbench201",
-        dataset_metrics={"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
-                         "imagenet16-120": "imagenet16_test_acc"},
         row_names={nasbench201.GROUP: tuple(f"{i}<-{j}" for i, j in nasbench201.EDGES)},
         op_names={nasbench201.GROUP: nasbench201.OPS},
         sample_genotype=nasbench201.sample_genotype,
@@ -99,7 +96,7 @@ SPACES: dict[str, SpaceSpec] = {
         all_genotypes=nasbench201.all_genotypes,
         fast_supernet=_fast_nasbench201.fast_supernet,
     ),
-    nasbench1shot1.NAME: SpaceSpec(
+    SpaceSpec(
         name=nasbench1shot1.NAME,
         options=nasbench1shot1.NB1Shot1Options,
         build_supernet=nasbench1shot1.build_supernet,
@@ -112,14 +109,13 @@ SPACES: dict[str, SpaceSpec] = {
         alpha_in_state_dict=False,  # upstream (DARTS-style) keeps alpha outside the state_dict
         default_normalization="darts",
         default_benchmark="nasbench101",
-        dataset_metrics={"cifar10": "nb101_test_acc"},
         row_names=nasbench1shot1.ROW_NAMES,
         op_names=nasbench1shot1.OP_NAMES,
         prunable_groups=(nasbench1shot1.GROUP_OPS,),  # inputs/output are scored and used by derive
         final_rescore=True,  # parents are chosen on the scores of the op-pruned supernet
         fast_supernet=_fast_nasbench1shot1.fast_supernet,
     ),
-    mobilenet.NAME: SpaceSpec(
+    SpaceSpec(
         name=mobilenet.NAME,
         options=mobilenet.MobileNetOptions,
         build_supernet=mobilenet.build_supernet,
@@ -132,13 +128,12 @@ SPACES: dict[str, SpaceSpec] = {
         alpha_in_state_dict=True,  # ProxylessNAS registers alpha as a module Parameter
         default_normalization="darts",
         default_benchmark="none",  # no MobileNet-space benchmark exists
-        dataset_metrics={},
         row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
         op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
         flops=mobilenet.flops,
         fast_supernet=_fast_mobilenet.fast_supernet,  # None in code_mode (not fused)
     ),
-    darts.NAME: SpaceSpec(
+    SpaceSpec(
         name=darts.NAME,
         options=darts.DartsOptions,
         build_supernet=darts.build_supernet,
@@ -152,9 +147,6 @@ SPACES: dict[str, SpaceSpec] = {
         alpha_in_state_dict=False,  # the authors' DARTS code keeps alpha outside the state_dict
         default_normalization="darts",
         default_benchmark="yahpo_nb301",
-        # NB301 predicts CIFAR-10 validation accuracy whatever the search dataset (YAHPO = default surrogate).
-        dataset_metrics={"cifar10": "yahpo_nb301_val_acc", "cifar100": "yahpo_nb301_val_acc",
-                         "imagenet": "yahpo_nb301_val_acc"},
         row_names={g: darts.EDGE_NAMES for g in darts.GROUPS},
         op_names={g: darts.OPS for g in darts.GROUPS},
         final_rescore=True,  # iterative: top-2 edges on the scores of the op-pruned supernet (spec §3.2)
@@ -163,15 +155,18 @@ SPACES: dict[str, SpaceSpec] = {
         discrete_network=darts.discrete_network,
         fast_supernet=_fast_darts.fast_supernet,
     ),
-}
+), "search space")
 
 
 def list_spaces() -> list[str]:
+    """Registered space names, sorted."""
     return sorted(SPACES)
 
 
 def get_space(name: str) -> SpaceSpec:
-    try:
-        return SPACES[name]
-    except KeyError:
-        raise ValueError(f"unknown search space {name!r}; valid: {', '.join(list_spaces())}") from None
+    """The spec registered as `name`.
+
+    Raises:
+        UnknownNameError: (archcodec.registry, a ValueError) naming the valid names and the closest one.
+    """
+    return registry.lookup(SPACES, "search space", name)

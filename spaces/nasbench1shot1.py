@@ -48,7 +48,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from spaces import _nb101_cell as nb101
+from archcodec import nb101
+
 from spaces._supernet import Supernet
 
 NAME = "nasbench1shot1"
@@ -168,19 +169,7 @@ class Genotype:
 
     def adjacency(self) -> np.ndarray:
         """Upstream `_create_adjacency_matrix`: from the output, add each reached vertex's parents."""
-        matrix = np.zeros((OUTPUT_VERTEX + 1, OUTPUT_VERTEX + 1), dtype=np.int64)
-        parents = self.parent_map()
-        stack, seen = [OUTPUT_VERTEX], set()
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            for p in parents[node]:
-                matrix[p, node] = 1
-                if p != 0:
-                    stack.append(p)
-        return matrix
+        return nb101.adjacency_from_parents(self.parent_map(), OUTPUT_VERTEX)
 
     def nb101_ops(self) -> list[str]:
         return [nb101.INPUT, *self.ops, nb101.OUTPUT]

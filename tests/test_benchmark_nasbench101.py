@@ -16,6 +16,8 @@ from benchmarks import get_benchmark
 from benchmarks import nasbench101 as nb101
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 
+import nb101_tfrecord_writer as writer  # tests/: the test-only NB101 file writers
+
 DATA = Path("/work/shared/data/nasbench101")
 
 
@@ -83,13 +85,13 @@ def tfrecord(tmp_path_factory) -> Path:
     for c, (key, matrix, ops, params) in enumerate(_cells()):
         for epochs in (4, 108):
             for r in range(3):
-                payloads.append(nb101.encode_record(matrix, ops, epochs, _metrics(c, epochs, r, params), key))
-    return nb101.write_tfrecord(tmp_path_factory.mktemp("nb101") / "nasbench_only108.tfrecord", payloads)
+                payloads.append(writer.encode_record(matrix, ops, epochs, _metrics(c, epochs, r, params), key))
+    return writer.write_tfrecord(tmp_path_factory.mktemp("nb101") / "nasbench_only108.tfrecord", payloads)
 
 
 def test_model_metrics_proto_round_trip():
     m = _metrics(1, 108, 2, 4_000_000)
-    assert nb101.decode_model_metrics(nb101.encode_model_metrics(m)) == m
+    assert nb101.decode_model_metrics(writer.encode_model_metrics(m)) == m
 
 
 def test_tfrecord_round_trips_through_the_reader(tfrecord, tmp_path):
@@ -121,8 +123,8 @@ def test_reader_rejects_corrupted_records_and_wrong_hashes(tfrecord, tmp_path):
     with pytest.raises(ConversionError, match="bad data CRC"):
         nb101.convert(bad, tmp_path / "t1")
     key, matrix, ops, params = _cells()[0]
-    wrong = nb101.write_tfrecord(tmp_path / "wrong.tfrecord",
-                                 [nb101.encode_record(matrix, ops, 108, _metrics(0, 108, 0, params), "0" * 32)])
+    wrong = writer.write_tfrecord(tmp_path / "wrong.tfrecord",
+                                 [writer.encode_record(matrix, ops, 108, _metrics(0, 108, 0, params), "0" * 32)])
     with pytest.raises(ConversionError, match="hashes to " + key):
         nb101.convert(wrong, tmp_path / "t2")
     truncated = tmp_path / "trunc.tfrecord"
@@ -180,7 +182,7 @@ def test_registry_and_resolve_convert_the_staged_data_once(tmp_path):
 
 
 def test_masked_crc_framing_is_the_tfrecord_layout(tmp_path):
-    path = nb101.write_tfrecord(tmp_path / "one.tfrecord", [b"abc"])
+    path = writer.write_tfrecord(tmp_path / "one.tfrecord", [b"abc"])
     raw = path.read_bytes()
     assert struct.unpack("<Q", raw[:8])[0] == 3 and raw[12:15] == b"abc" and len(raw) == 19
     assert struct.unpack("<I", raw[15:])[0] == nb101.masked_crc32c(b"abc")

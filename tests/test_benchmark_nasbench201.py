@@ -148,7 +148,7 @@ def csv_table(data_root, tmp_path_factory) -> nb201.NB201Table:
 def _check_fixture_table(table: nb201.NB201Table, *, valid_columns: bool = True) -> None:
     assert len(table) == len(EVALUATED)
     assert table.arch_keys() == tuple(ARCHS[i] for i in EVALUATED)
-    assert table.metrics == (nb201.METRIC_COLUMNS if valid_columns else nb201.METRIC_COLUMNS[:3])
+    assert table.metrics == (nb201.METRIC_NAMES if valid_columns else nb201.METRIC_NAMES[:3])
     for i in EVALUATED:
         got = table.lookup(ARCHS[i])
         assert got.keys() == set(table.metrics)

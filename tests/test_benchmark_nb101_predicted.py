@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from archcodec import nb101
 from benchmarks import _nb101_features, _nb1shot1_cells, get_benchmark
 from benchmarks import nb101_predicted as npred
 from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkTableMissingError, ConversionError
-from spaces import _nb101_cell
 from spaces import nasbench1shot1 as ns
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,10 +77,12 @@ def converted(source, cells, tmp_path_factory) -> Path:
     return npred.convert(source, tmp_path_factory.mktemp("nb101p") / npred.NAME, cells=cells)
 
 
-def test_fast_hash_is_the_reference_hash_on_every_enumerated_cell(cells):
+def test_every_enumerated_cell_is_a_valid_nb101_spec_keyed_by_its_module_hash(cells):
     assert len(cells) > 1000
     for h, (matrix, ops) in cells.items():
-        assert _nb101_cell.module_hash(np.array(matrix), ["input", *ops, "output"]) == h
+        spec_ops = ["input", *ops, "output"]
+        nb101.check_spec(np.array(matrix), spec_ops)
+        assert nb101.module_hash(np.array(matrix), spec_ops) == h
 
 
 def test_the_enumeration_covers_random_genotypes_of_the_space():
@@ -94,7 +96,7 @@ def test_the_enumeration_covers_random_genotypes_of_the_space():
         g = ns.Genotype(tuple(rng.choice(ns.OPS) for _ in range(5)), p, out)
         matrix, ops = g.nb101_cell()
         assert _matrix(g) in matrices
-        assert _nb1shot1_cells.fast_module_hash(matrix.tolist(), _nb1shot1_cells.cell_labels(ops[1:-1])) == g.module_hash()
+        assert nb101.labelled_hash(matrix.tolist(), nb101.cell_labels(ops[1:-1])) == g.module_hash()
 
 
 def test_encodings_name_every_feature_and_paths_ignore_vertex_order():

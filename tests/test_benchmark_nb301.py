@@ -55,9 +55,9 @@ def test_yahpo_encoding_matches_nb301_config_names():
 
 
 def _key_dict(key: str) -> dict:
-    from benchmarks import _darts_key
+    from archcodec import darts as darts_key
 
-    return _darts_key.parse(key)
+    return darts_key.parse(key)
 
 
 def test_yahpo_errors_name_the_input_and_the_fix(yahpo, tmp_path):

@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from benchmarks import _darts_features, _darts_key, _nb301_validation, get_benchmark
+from archcodec import darts as darts_key
+from benchmarks import _darts_features, _nb301_validation, get_benchmark
 from benchmarks import nb301_distilled as nd
 from benchmarks.__main__ import main as cli
 from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkTableMissingError, ConversionError
@@ -77,7 +78,7 @@ def converted(source, data_root, tmp_path_factory):
 
 def test_the_real_pickles_load_restricted_as_10000_distinct_darts_genotypes(real):
     _, genotypes, values = real
-    keys = {_darts_key.format_key(g) for g in genotypes}
+    keys = {darts_key.format_key(g) for g in genotypes}
     assert len(genotypes) == len(values) == len(keys) == 10_000
     assert 90.0 < values.min() and values.max() < 95.0  # data README: 90.20-94.57
     assert all(isinstance(src, int) and not isinstance(src, np.integer) for g in genotypes[:50] for _, src in g["normal"])
@@ -92,14 +93,14 @@ def test_format_key_is_spaces_darts_arch_str_whatever_the_pair_order():
             for node in range(4):
                 if rng.random() < 0.5:
                     cell[2 * node], cell[2 * node + 1] = cell[2 * node + 1], cell[2 * node]
-        assert _darts_key.format_key(_darts_key.from_cells(*cells)) == g.arch_str()
-        assert _darts_key.format_key(_darts_key.parse(g.arch_str())) == g.arch_str()
+        assert darts_key.format_key(darts_key.from_cells(*cells)) == g.arch_str()
+        assert darts_key.format_key(darts_key.parse(g.arch_str())) == g.arch_str()
 
 
 def test_naslib_compact_keys_become_arch_keys():
     compact = ("[[(0, 0), (1, 5), (1, 1), (0, 1), (1, 3), (0, 3), (1, 3), (3, 2)], "
                "[(1, 0), (0, 2), (1, 3), (0, 3), (3, 0), (0, 1), (2, 0), (3, 6)]]")
-    key = _darts_key.format_key(_nb301_validation.naslib_genotype(compact))
+    key = darts_key.format_key(_nb301_validation.naslib_genotype(compact))
     g = darts.Genotype.parse(key)
     assert g.normal[:2] == (("max_pool_3x3", 0), ("dil_conv_3x3", 1)) and g.arch_str() == key
     assert g.reduce[6:] == (("max_pool_3x3", 2), ("dil_conv_5x5", 3))
@@ -108,7 +109,7 @@ def test_naslib_compact_keys_become_arch_keys():
 
 
 def test_encodings_ignore_pair_order_and_name_every_feature():
-    g = _darts_key.parse(darts.sample_genotype(random.Random(1)).arch_str())
+    g = darts_key.parse(darts.sample_genotype(random.Random(1)).arch_str())
     swapped = {**g, "normal": [g["normal"][1], g["normal"][0], *g["normal"][2:]]}
     for name in _darts_features.ENCODINGS:
         x = _darts_features.encode(name, [g, swapped])

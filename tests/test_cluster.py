@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.cluster
+
 TINY = "settings:\n  space_options: {channels: 4, cells_per_stage: 1}\n  mode: oneshot\n"
 
 

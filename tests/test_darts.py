@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 
-from benchmarks import _darts_key
+from archcodec import darts as darts_key
 from harness.config import CellConfig, resolve
 from harness.runner import RunContext, run_cell
 from spaces import darts, get_space
@@ -47,7 +47,7 @@ def test_genotype_string_round_trip_is_canonical_and_matches_the_benchmark_parse
         g = darts.sample_genotype(rng)
         key = darts.arch_key(g)
         assert darts.parse_arch_key(key) == g and darts.arch_key(darts.parse_arch_key(key)) == key
-        parsed = _darts_key.parse(key)
+        parsed = darts_key.parse(key)
         assert [tuple(p) for p in parsed["normal"]] == list(g.normal)
         assert [tuple(p) for p in parsed["reduce"]] == list(g.reduce)
     # DARTS' own form (range concat, pairs in any order within a node) reads into the same genotype.
@@ -58,10 +58,10 @@ def test_genotype_string_round_trip_is_canonical_and_matches_the_benchmark_parse
 
 
 @pytest.mark.parametrize("bad, match", [
-    (darts.PAPER_GENOTYPES["FreeDARTS"].replace("('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ", "", 1), "got 6"),
-    (darts.PAPER_GENOTYPES["FreeDARTS"].replace("('max_pool_3x3', 0)", "('none', 0)"), "unknown DARTS op 'none'"),
+    (darts.PAPER_GENOTYPES["FreeDARTS"].replace("('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ", "", 1), "has 6 pairs, needs 8"),
+    (darts.PAPER_GENOTYPES["FreeDARTS"].replace("('max_pool_3x3', 0)", "('none', 0)"), "op 'none' is outside the NB301 DARTS space"),
     (darts.PAPER_GENOTYPES["FreeDARTS"].replace("('sep_conv_3x3', 1)", "('sep_conv_3x3', 0)", 1), "twice"),
-    (darts.PAPER_GENOTYPES["FreeDARTS"].replace("('dil_conv_5x5', 2)", "('dil_conv_5x5', 4)"), "valid inputs: 0..2"),
+    (darts.PAPER_GENOTYPES["FreeDARTS"].replace("('dil_conv_5x5', 2)", "('dil_conv_5x5', 4)"), "invalid for node 3; valid: 0..2"),
     (darts.PAPER_GENOTYPES["FreeDARTS"].replace("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 3]"), "concatenates"),
     ("|nor_conv_3x3~0|", "not a DARTS genotype"),
 ])

@@ -23,6 +23,8 @@ from harness import store
 from harness.config import load
 from harness.sweep import _tune_dir_prefix
 
+pytestmark = pytest.mark.slow  # every test here runs the real CLI on an embedded Ray
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = "settings:\n  space_options: {channels: 4, cells_per_stage: 1}\n"
 

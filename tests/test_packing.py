@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cells(grid, **settings):
-    return list(parse({"name": "p", "grid": grid, "settings": settings}, "<test>").cells)
+    return list(parse({"name": "p", "benchmark": "none", "grid": grid, "settings": settings}, "<test>").cells)
 
 
 def test_packs_hold_one_kind_each_and_keep_grid_order():

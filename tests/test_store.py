@@ -71,3 +71,34 @@ def test_upgrade_rewrites_old_part_files_to_the_current_schema(tmp_path):
     cells = pd.read_parquet(tmp_path / "cells").set_index("cell_id")  # plain pandas, one schema
     assert list(cells.reset_index().columns) == list(store.CELL_COLUMNS)
     assert cells.loc["old", "method"] == "freedarts" and cells.loc["new", "method"] == "random"
+
+
+def test_metric_columns_are_derived_from_the_benchmark_registry():
+    import pyarrow as pa
+
+    from benchmarks import BENCHMARKS
+
+    declared = [c for b in BENCHMARKS.values() for c in b.metrics]
+    assert len({c.name for c in declared}) == len(declared)  # no two benchmarks claim one column
+    for c in declared:
+        assert (c.name in store.CELL_COLUMNS) == c.in_store, c.name
+        if c.in_store:
+            assert store.CELL_SCHEMA.field(c.name).type == pa.type_for_alias(c.dtype), c.name
+        assert (c.name in store.TRAJECTORY_COLUMNS) == (c.in_store and c.per_step), c.name
+
+
+def test_committed_results_have_exactly_the_derived_schema():
+    """Deriving the columns must not change the schema committed part files were written with
+    (the store would otherwise take them for damaged files, see `_check_footer`)."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    for sub, schema in ((store.CELLS_DIR, store.CELL_SCHEMA), (store.TRAJECTORY_DIR, store.TRAJECTORY_SCHEMA)):
+        files = sorted(results.glob(f"*/{sub}/*.parquet"))
+        assert files, f"no committed {sub} part files under {results}"
+        for f in files[:: max(1, len(files) // 20)]:  # a spread of sweeps and cells; reading all takes long
+            written = pq.read_schema(f)
+            if (written.metadata or {}).get(b"freedarts_store") == store.STORE_VERSION:
+                assert written.remove_metadata() == schema, f

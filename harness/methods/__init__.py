@@ -29,11 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcodec import registry
 from harness.methods import freedarts as _freedarts
 from harness.methods import most_params as _most_params
 from harness.methods import random as _random
 from harness.methods import zero_cost as _zero_cost
 from harness.methods import zero_cost_pt as _zero_cost_pt
+from harness.methods._sampling import require
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class MethodOutcome:
 class MethodSpec:
     """A registered method. `uses_batch`: whether it needs the variant's input batch.
     `default_proxy` / `default_n_samples`: what `resolve` fills into unset `proxy` / `n_samples`
-    (None: the method takes no such setting, and setting it is an error)."""
+    (None: the method takes no such setting, and setting it is an error).
+    `needs`: the `SpaceSpec` capabilities it calls (e.g. `sample_genotype`); `spaces`: the only
+    spaces it supports (None = any space that has `needs`). `incompatibility` reads both."""
 
     name: str
     run: Callable[..., MethodOutcome]
@@ -55,31 +59,47 @@ class MethodSpec:
     uses_batch: bool = True
     default_proxy: str | None = None
     default_n_samples: int | None = None
+    needs: tuple[str, ...] = ()
+    spaces: tuple[str, ...] | None = None
 
 
-METHODS: dict[str, MethodSpec] = {
-    "freedarts": MethodSpec("freedarts", _freedarts.run,
-                            "FreeDARTS: ZEROS |dL/dalpha * alpha| + iterative or one-shot pruning"),
-    "random": MethodSpec("random", _random.run, "one uniformly random architecture per seed",
-                         uses_batch=False, default_n_samples=1),
-    "zero_cost": MethodSpec("zero_cost", _zero_cost.run,
-                            "Abdelfattah et al.: best of N sampled networks by a summing-up proxy",
-                            default_proxy="synflow", default_n_samples=1000),
-    "zero_cost_pt": MethodSpec("zero_cost_pt", _zero_cost_pt.run,
-                               "Zero-Cost-PT: per-edge op perturbation on the supernet, proxy-scored",
-                               default_proxy="synflow", default_n_samples=1),
-    "most_params": MethodSpec("most_params", _most_params.run,
-                              "the sampled architecture with the most parameters (bias baseline)",
-                              uses_batch=False, default_n_samples=1000),
-}
+METHODS: dict[str, MethodSpec] = registry.build((
+    MethodSpec("freedarts", _freedarts.run,
+               "FreeDARTS: ZEROS |dL/dalpha * alpha| + iterative or one-shot pruning"),
+    MethodSpec("random", _random.run, "one uniformly random architecture per seed",
+               uses_batch=False, default_n_samples=1, needs=("sample_genotype",)),
+    MethodSpec("zero_cost", _zero_cost.run,
+               "Abdelfattah et al.: best of N sampled networks by a summing-up proxy",
+               default_proxy="synflow", default_n_samples=1000, needs=("sample_genotype", "discrete_network")),
+    MethodSpec("zero_cost_pt", _zero_cost_pt.run,
+               "Zero-Cost-PT: per-edge op perturbation on the supernet, proxy-scored",
+               default_proxy="synflow", default_n_samples=1, spaces=_zero_cost_pt.SUPPORTED_SPACES),
+    MethodSpec("most_params", _most_params.run,
+               "the sampled architecture with the most parameters (bias baseline)",
+               uses_batch=False, default_n_samples=1000, needs=("sample_genotype",)),
+), "method")
 
 
 def list_methods() -> list[str]:
+    """Registered method names, sorted."""
     return sorted(METHODS)
 
 
 def get_method(name: str) -> MethodSpec:
+    """The spec registered as `name`; an unknown name raises `archcodec.registry.UnknownNameError`."""
+    return registry.lookup(METHODS, "method", name)
+
+
+def incompatibility(method: MethodSpec, space: Any) -> str | None:
+    """Why `method` cannot run on `space` (a `spaces.SpaceSpec`), in one line; None when it can.
+
+    The methods check the same at run time (a cell of an unsupported pair ends `failed` naming it);
+    this lets tests and listings enumerate the supported pairs from the declarations.
+    """
+    if method.spaces is not None and space.name not in method.spaces:
+        return f"method {method.name!r} supports spaces {', '.join(method.spaces)}, not {space.name!r}"
     try:
-        return METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown method {name!r}; valid: {', '.join(list_methods())}") from None
+        require(space, method.name, *method.needs)
+    except ValueError as exc:
+        return str(exc)
+    return None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks import _darts_key
+from archcodec import darts as darts_key
 from harness import store
 from harness.report._base import Fragment, ReportOptions, labelled, section
 from harness.report._drawings import draw_darts_cell, draw_mobilenet, draw_nb201_cell
@@ -90,7 +90,7 @@ def draw_darts_rows(rows: list[tuple[str, str]], path: Path) -> Path:
     """One row per (title, DARTS genotype string): normal cell left, reduction cell right."""
     fig, axes = new_figure(2 * len(rows), 7.0, 3.1, ncols=2, drawing=True)
     for i, (title, arch) in enumerate(rows):
-        g = _darts_key.parse(arch)
+        g = darts_key.parse(arch)
         draw_darts_cell(axes[2 * i], g["normal"], f"{title}: normal cell")
         draw_darts_cell(axes[2 * i + 1], g["reduce"], f"{title}: reduction cell")
     return save_figure(fig, path)

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import get_benchmark
 from harness import store
 from harness.report._base import (
     METHOD_NAME, Fragment, ReportOptions, labelled, method_column, section, sweep_name, write_text,
@@ -50,8 +51,7 @@ from harness.report._base import (
 
 log = logging.getLogger(__name__)
 
-DATASET_METRIC = {"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
-                  "imagenet16-120": "imagenet16_test_acc"}
+DATASET_METRIC = get_benchmark("nasbench201").dataset_metrics()  # search dataset -> NB201 test-acc column
 BAND_FLOOR = 0.1  # minimum half-width (points) of an accuracy band: the paper gives ± 0.00 for Zero-Cost-PT
 # The paper's rows for the baselines (Table 2: mean, std per dataset) -- Table 3 covers FreeDARTS.
 PAPER_TABLE2_BANDS = {

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks import _darts_key
+from archcodec import darts as darts_key
 from harness import store
 from harness.report._base import (
     PAPER_SEARCH_COST_S, Fragment, ReportOptions, has_space, labelled, latex_escape, md_escape, method_column,
@@ -178,7 +178,7 @@ def published_sizes(preset: str) -> dict[str, float]:
 
 def pair_overlap(a: str, b: str) -> int:
     """(op, input) pairs two genotype strings share, node by node (0..16)."""
-    pa, pb = _darts_key.parse(a), _darts_key.parse(b)
+    pa, pb = darts_key.parse(a), darts_key.parse(b)
     n = 0
     for cell in ("normal", "reduce"):
         for node in range(4):

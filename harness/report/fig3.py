@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import get_benchmark
 from harness import store
 from harness.report._base import (
     Fragment, ReportOptions, freedarts_only, latex_escape, section, short_error, sweep_name, write_text,
@@ -26,8 +27,7 @@ from harness.report._base import (
 from harness.report._figures import new_figure, save_figure
 from harness.report._latex import latex_table
 
-DATASET_METRIC = {"cifar10": "cifar10_test_acc", "cifar100": "cifar100_test_acc",
-                  "imagenet16-120": "imagenet16_test_acc"}
+DATASET_METRIC = get_benchmark("nasbench201").dataset_metrics()  # search dataset -> NB201 test-acc column
 DATASET_LABEL = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
 FIG3_TITLE = "Hyperparameter analysis of FreeDARTS (alpha = a * randn)"
 

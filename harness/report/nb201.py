@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks import get_benchmark
 from harness import store
 from harness.report._base import (
     METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, freedarts_only, has_space,
@@ -27,11 +28,7 @@ from harness.report._latex import latex_table
 
 log = logging.getLogger(__name__)
 
-DATASET_METRIC = {
-    "cifar10": "cifar10_test_acc",
-    "cifar100": "cifar100_test_acc",
-    "imagenet16-120": "imagenet16_test_acc",
-}
+DATASET_METRIC = get_benchmark("nasbench201").dataset_metrics()  # search dataset -> NB201 test-acc column
 DATASET_LABEL = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
 TABLE_DATASETS = tuple(DATASET_METRIC)
 COLUMNS_FROM = ("own", "cifar10")
