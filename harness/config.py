@@ -359,6 +359,7 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
             raise ConfigError(f"{source}:benchmark", f"benchmark {benchmark!r} does not answer space {space!r} "
                               f"(it answers {', '.join(get_benchmark(benchmark).spaces)}); set benchmark: to "
                               f"{' or '.join([*fits, 'none'])}")
+    _check_methods(cells, source)
     images_dir = raw.get("images_dir") or {}
     if not isinstance(images_dir, dict):
         raise ConfigError(f"{source}:images_dir", "images_dir maps a dataset name to a directory")
@@ -411,4 +412,18 @@ def load(path: str | Path) -> SweepConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"not valid YAML: {' '.join(str(exc).split())}") from None
     return parse(raw, str(path))
+
+
+def _check_methods(cells: list[CellConfig], source: str) -> None:
+    """A method x space pair the method declares unsupported fails at load, not in every worker."""
+    pairs = sorted({(c.space, c.method) for c in cells if c.method != "freedarts"})  # freedarts: every space
+    if not pairs:
+        return  # keeps a FreeDARTS sweep's load free of the baselines' imports (torch)
+    from harness.methods import get_method, incompatibility
+    from spaces import get_space
+
+    for space, method in pairs:
+        reason = incompatibility(get_method(method), get_space(space))
+        if reason:
+            raise ConfigError(f"{source}:method", f"{reason}; remove those cells or pick another method")
 

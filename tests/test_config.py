@@ -132,3 +132,11 @@ def test_fields_added_later_keep_old_cell_ids_at_their_neutral_value():
     assert cell.cell_id == "05cf3e647a874d1d"
     other = resolve(CellConfig(dataset="cifar10", variant="D", mode="iterative", seed=0, n_samples=10))
     assert other.cell_id != cell.cell_id
+
+
+def test_a_method_on_a_space_it_does_not_support_fails_at_load():
+    from harness.config import parse
+
+    with pytest.raises(ConfigError, match=r"<t>:method: method 'zero_cost' .*mobilenet"):
+        parse({"name": "x", "benchmark": "none", "settings": {"space": "mobilenet", "dataset": "imagenet", "method": "zero_cost"},
+               "grid": {"seed": [0]}}, "<t>")
