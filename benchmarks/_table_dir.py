@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import logging
 from pathlib import Path
 
 from benchmarks.errors import BenchmarkTableMissingError, ConversionError
@@ -96,3 +97,22 @@ def restore(table_dir: Path) -> None:
     if aside.exists() and not (Path(table_dir) / METADATA_FILE).exists():
         os.replace(aside, Path(table_dir) / METADATA_FILE)
     aside.unlink(missing_ok=True)
+
+
+def resolve_cached(name: str, data_root: Path, cache_root: Path, configured: Path | None, *, fix: str,
+                   find_source, convert, note: str = "") -> Path | None:
+    """The usual `resolve_table` of a benchmark: `configured` (which must hold a table), else the
+    cached `cache_root/name`, else one converted now from the source `find_source(data_root)` finds;
+    None when there is no data. `note` is appended to the one log line of a conversion."""
+    if configured is not None:
+        return require_table(name, configured, fix)
+    cached = Path(cache_root) / name
+    if has_table(cached):
+        return cached
+    source = find_source(Path(data_root))
+    if source is None:
+        return None
+    logging.getLogger(f"benchmarks.{name}").info("no %s table in %s yet; converting %s once (%slater runs reuse it)",
+                                                 name, cached, source, note)
+    return convert(source, cached)
+

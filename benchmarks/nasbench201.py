@@ -55,7 +55,7 @@ from benchmarks._nb201_sources import (  # noqa: F401  (re-exported: the source 
     OBTAIN_HINT, OfficialApiMissingError, _ACCEPTED, _CSV_COLUMNS, _Rows, detect_source_kind,
 )
 from benchmarks._table_dir import (  # noqa: F401  (has_table: public API)
-    METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, sha256_file, write_table,
+    METADATA_FILE, TABLE_FILE, has_table, read_verified, require_table, resolve_cached, sha256_file, write_table,
 )
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 
@@ -264,14 +264,6 @@ def resolve_table(data_root: Path, cache_root: Path, configured: Path | None = N
     Raises:
         BenchmarkTableMissingError: `configured` is given but holds no table.
     """
-    if configured is not None:
-        return require_table(NAME, configured, _missing_fix(Path(configured)))
-    cached = Path(cache_root) / NAME
-    if has_table(cached):
-        return cached
-    source = find_raw_source(Path(data_root))
-    if source is None:
-        return None
-    log.info("no %s table in %s yet; converting %s once (later runs reuse it)", NAME, cached, source)
-    return convert(source, cached)
+    fix = _missing_fix(Path(configured)) if configured is not None else ""
+    return resolve_cached(NAME, data_root, cache_root, configured, fix=fix, find_source=find_raw_source, convert=convert)
 

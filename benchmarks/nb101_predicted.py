@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 
 from benchmarks import _nb101_features, _nb1shot1_cells, _predictor, nasbench101
 from benchmarks._columns import MetricColumn
-from benchmarks._table_dir import has_table, read_verified, require_table, sha256_file, write_table
+from benchmarks._table_dir import read_verified, resolve_cached, sha256_file, write_table
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 
 log = logging.getLogger(__name__)
@@ -310,13 +310,6 @@ def find_source(data_root: Path) -> Path | None:
 
 def resolve_table(data_root: Path, cache_root: Path, configured: Path | None = None) -> Path | None:
     """`configured`, else the cached table, else one converted now from the data root; None without data."""
-    if configured is not None:
-        return require_table(NAME, configured, _fix(Path(configured)))
-    cached = Path(cache_root) / NAME
-    if has_table(cached):
-        return cached
-    source = find_source(Path(data_root))
-    if source is None:
-        return None
-    log.info("no %s table in %s yet; converting %s once (~2 min; later runs reuse it)", NAME, cached, source)
-    return convert(source, cached)
+    fix = _fix(Path(configured)) if configured is not None else ""
+    return resolve_cached(NAME, data_root, cache_root, configured, fix=fix, find_source=find_source,
+                          convert=convert, note="~2 min; ")
