@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -171,6 +172,27 @@ def estimate(cells, seconds: dict) -> tuple[float, int]:
         else:
             total += s
     return total, unknown
+
+
+# -- machine paths in rows (issue 13 item 6) ----------------------------------------------------------
+# An absolute POSIX path: a '/' after no name character, '$', ':', '/' or '…' (a cut path), then at least
+# one `name/` component; `$HARNESS_DATA/x`, `a/b`, `1<-0` and `https://host/x` do not match.
+MACHINE_PATH = re.compile(r"(?<![\w.~$}:/…-])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+
+def machine_paths(folder: Path) -> list[tuple[str, str]]:
+    """(column, value) of every string value of the folder's cells and trajectory rows holding an absolute path."""
+    import pandas as pd
+
+    found = []
+    for frame in (store.read_cells(folder), store.read_trajectory(folder)):
+        for column in frame.columns:
+            if not (pd.api.types.is_string_dtype(frame[column]) or frame[column].dtype == object):
+                continue
+            for value in frame[column].dropna().astype(str).unique():
+                if MACHINE_PATH.search(value):
+                    found.append((column, value))
+    return found
 
 
 # -- running ------------------------------------------------------------------------------------------
