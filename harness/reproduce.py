@@ -148,30 +148,35 @@ def copy_rows(sources: dict[str, Path], target: Path) -> int:
 _KIND = ("space", "method", "variant", "mode", "dataset")
 
 
-def measured_seconds(results: Path):
-    """Median seconds per cell (search_s + build_s + lookup_s) of every ok row under `results`, by kind."""
+def measured_seconds(roots: list[Path]):
+    """Median seconds per cell (search_s + build_s + lookup_s) of the ok rows under `roots`, by kind and engine."""
     import pandas as pd
 
-    frames = [store.read_cells(d.parent) for d in sorted(results.glob(f"*/{store.CELLS_DIR}"))]
+    frames = [store.read_cells(d.parent) for root in roots for d in sorted(Path(root).glob(f"*/{store.CELLS_DIR}"))]
     frames = [f for f in frames if len(f)]
     if not frames:
         return {}
     cells = pd.concat(frames, ignore_index=True)
-    cells = cells[cells["status"] == store.STATUS_OK].assign(method=lambda c: c["method"].fillna("freedarts"))
+    cells = cells[cells["status"] == store.STATUS_OK].assign(method=lambda c: c["method"].fillna("freedarts"),
+                                                             engine=lambda c: c["engine"].fillna("reference"))
     total = cells[["search_s", "build_s", "lookup_s"]].fillna(0).sum(axis=1)
-    return total.groupby([cells[k] for k in _KIND]).median().to_dict()
+    return total.groupby([cells[k] for k in (*_KIND, "engine")]).median().to_dict()
 
 
-def estimate(cells, seconds: dict) -> tuple[float, int]:
-    """(estimated seconds, cells without a measured kind) for running `cells`."""
-    total, unknown = 0.0, 0
+def estimate(cells, seconds: dict, engine: str) -> tuple[float, int, int]:
+    """(estimated seconds, cells timed on the other engine only, cells of a kind never measured) for `cells`."""
+    total, other, unknown = 0.0, 0, 0
     for c in cells:
-        s = seconds.get((c.space, c.method, c.variant, c.mode, c.dataset))
+        kind = (c.space, c.method, c.variant, c.mode, c.dataset)
+        s = seconds.get((*kind, engine))
+        if s is None:
+            s = next((v for k, v in seconds.items() if k[:-1] == kind), None)
+            other += s is not None
         if s is None:
             unknown += 1
         else:
             total += s
-    return total, unknown
+    return total, other, unknown
 
 
 # -- machine paths in rows (issue 13 item 6) ----------------------------------------------------------
@@ -228,9 +233,9 @@ def rebuild_reports(results: Path, folders: list[str]) -> None:
         print(f"wrote {path}", file=sys.stderr)
 
 
-def plan_lines(profile: Profile, results: Path) -> list[str]:
-    index, seconds = share_index(results), measured_seconds(results)
-    lines, total_s, total_unknown, total_run = [], 0.0, 0, 0
+def plan_lines(profile: Profile, results: Path, engine: str, timings: list[Path] = ()) -> list[str]:
+    index, seconds = share_index(results), measured_seconds([results, *timings])
+    lines, total_s, total_other, total_unknown, total_run = [], 0.0, 0, 0, 0
     claimed: set[str] = set()
     for i, step in enumerate(profile.steps, 1):
         sweep, cells = step_cells(step)
@@ -238,16 +243,19 @@ def plan_lines(profile: Profile, results: Path) -> list[str]:
         have = set(store.cell_statuses(target))
         shared = shareable(cells, target, sweep.benchmark, index)
         todo = [c for c in cells if c.cell_id not in have and c.cell_id not in shared and c.cell_id not in claimed]
-        claimed |= {c.cell_id for c in todo}  # a later step sharing a cell copies it once this step ran it
-        s, unknown = estimate(todo, seconds)
-        total_s, total_unknown, total_run = total_s + s, total_unknown + unknown, total_run + len(todo)
-        later = sum(c.cell_id in claimed for c in cells) - len(todo)
+        later = sum(c.cell_id in claimed for c in cells)  # run by an earlier step, copied when this one starts
+        claimed |= {c.cell_id for c in todo}
+        s, other, unknown = estimate(todo, seconds, engine)
+        total_s, total_other, total_unknown, total_run = total_s + s, total_other + other, total_unknown + unknown, total_run + len(todo)
         lines.append(f"[{i}/{len(profile.steps)}] {step.label()}: {len(cells)} cells, {sum(c.cell_id in have for c in cells)} "
                      f"have rows, {len(shared) + later} shared, {len(todo)} to run, ~{s / 60:,.0f} min"
-                     + (f" (+{unknown} cells of a kind never measured here)" if unknown else ""))
-    lines.append(f"profile {profile.name}: {total_run} cells to run, ~{total_s / 3600:,.1f} h of cell time at the "
-                 f"median seconds per cell of the rows under {results} (one cell at a time, without Ray start-up)"
-                 + (f"; {total_unknown} cells of kinds never measured here are not in the estimate" if total_unknown else ""))
+                     + (f" ({other} timed on another engine only)" if other else "")
+                     + (f" (+{unknown} cells of a kind never measured)" if unknown else ""))
+    lines.append(f"profile {profile.name}: {total_run} cells to run, ~{total_s / 3600:,.1f} h of cell time (an estimate: the "
+                 f"median seconds per cell of each kind in the rows under {', '.join(map(str, [results, *timings]))}, "
+                 f"{engine} engine where measured; one cell at a time, without start-up)"
+                 + (f"; {total_other} cells timed on another engine only" if total_other else "")
+                 + (f"; {total_unknown} cells of kinds never measured are not in it" if total_unknown else ""))
     return lines
 
 
@@ -258,7 +266,7 @@ def _execute(args: argparse.Namespace) -> int:
     profile, results = profiles[args.profile], Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     if args.dry_run:
-        print("\n".join(plan_lines(profile, results)))
+        print("\n".join(plan_lines(profile, results, args.engine, [Path(t) for t in args.timings])))
         return EXIT_OK
     provenance = git_provenance()
     banner = dirty_banner(provenance)
@@ -324,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help="ZEROS engine (harness/engine.py)")
     p.add_argument("--dry-run", action="store_true",
                    help="print each step's cells, shared cells, cells to run and an estimate from measured rows; run nothing")
+    p.add_argument("--timings", action="append", default=[], metavar="DIR",
+                   help="with --dry-run: also take seconds per cell from the rows under this results root (repeatable)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
