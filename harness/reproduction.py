@@ -118,7 +118,7 @@ class Row:
         return f"{self.mean:.{d}f} ± {self.std:.{d}f} (95 % CI {lo:.{d}f}–{hi:.{d}f}, n={self.n})"
 
     def delta_text(self) -> str:
-        return "—" if math.isnan(self.delta) else f"{self.delta + 0.0:+.{self.digits}f}"
+        return "—" if math.isnan(self.delta) else f"{round(self.delta, self.digits) + 0.0:+.{self.digits}f}"  # no -0.00
 
 
 # -- reading the rows ---------------------------------------------------------------------------------
@@ -154,13 +154,14 @@ def _why_missing(group: pd.DataFrame, metric: str) -> str:
         ok = group[group["status"] == store.STATUS_OK]
         if ok[metric].notna().any():
             return ""
-        looked = Counter(str(s) for s in ok["lookup_status"].dropna())
-        reason = short_error(ok["lookup_error"].dropna().iloc[0]) if ok["lookup_error"].notna().any() else ""
-        return f"no {metric} for {len(ok)} found cells (lookup: {dict(looked)}) {reason}".strip()
+        looked = ", ".join(f"{n} {s}" for s, n in sorted(Counter(str(s) for s in ok["lookup_status"].dropna()).items()))
+        return f"no {metric} for the {len(ok)} cells found (lookup: {looked})"
     errors = Counter(short_error(e) for e in group["error"].dropna())
-    status = Counter(group["status"])
     top = errors.most_common(1)[0][0] if errors else "no error recorded"
-    return f"{dict(status)}: {top}"
+    if group["status"].eq(store.STATUS_NO_DATA).all():
+        return f"input data missing here: {top} ({len(group)} no_data cells)"
+    status = ", ".join(f"{n} {s}" for s, n in sorted(Counter(group["status"]).items()))
+    return f"{top} ({status} cells)"
 
 
 def _row(item: str, paper: tuple[float, float | None] | float, group: pd.DataFrame, metric: str, source: str, *,
