@@ -277,8 +277,8 @@ def _execute(args: argparse.Namespace) -> int:
     worst, t_start = EXIT_OK, time.monotonic()
     touched: list[str] = []
     if not args.address and not args.ray_per_sweep:
-        # One embedded Ray for every step: each sweep driver joins it instead of starting its own
-        # (measured: ~30 s of start-up per step under load on the 2-core machine).
+        # One embedded Ray for every step: each sweep driver joins it instead of starting its own. Two quick
+        # runs here (not interleaved, load differed): steps took 45-138 s with a Ray per sweep, 19-79 s with one.
         from harness import ray_session
 
         args.address = ray_session.start_local_head()
