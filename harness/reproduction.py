@@ -13,7 +13,7 @@ Each row: the item, the paper's number, ours (mean ± sample std, the 95 % t-int
     reproduced                   |Δ| <= max(0.5, 2·σ_paper, 2·SE_ours)   (SE = std/√n; n = 1: SE left out)
     outside                      |Δ| above that
     not reproducible here: WHY   the input, benchmark or hardware the number needs is not available here
-    not run                      the results folder has no cell for the item (e.g. the quick profile)
+    not run                      the results folder has no cell (or figure file) for the item (e.g. the quick profile)
     no paper number              a figure or a qualitative claim: ours is the regenerated file
 
 A verdict on another benchmark than the paper's (the YAHPO NB301 surrogate) says so in the same cell.
@@ -102,7 +102,7 @@ class Row:
         if self.why:
             return f"not reproducible here: {self.why}"
         if math.isnan(self.paper_mean):
-            return NO_PAPER_NUMBER
+            return NOT_RUN if self.source == NOT_RUN else NO_PAPER_NUMBER
         if not self.n:
             return NOT_RUN
         text = "reproduced" if abs(self.delta) <= self.tolerance() + 1e-9 else "outside"
@@ -335,8 +335,14 @@ def figure_rows(frames: Frames) -> list[Row]:
     results, rows = frames.root, []
     for item, files in FIGURES:
         present = [f for f in files.split(", ") if (results / f).exists()]
-        rows.append(Row(item, "figure" if item.startswith("Fig") else "claim",
-                        source=", ".join(present) if present else "not run"))
+        why = ""
+        if not present:  # a folder whose cells all failed (e.g. a method that does not support the space yet)
+            cells = [frames[f.split("/")[0]] for f in files.split(", ") if f.split("/")[0] in frames]
+            failed = [c for c in cells if len(c) and c["status"].eq(store.STATUS_FAILED).all()]
+            if failed:
+                why = f"every cell failed: {short_error(failed[0]['error'].dropna().iloc[0])}"
+        rows.append(Row(item, "figure" if item.startswith("Fig") else "claim", why=why,
+                        source=", ".join(present) if present else NOT_RUN))
     return rows
 
 

@@ -53,6 +53,7 @@ def test_verdicts_without_a_comparison_say_why():
     assert Row("x", "76.4", 76.4, why="no ImageNet here").verdict() == "not reproducible here: no ImageNet here"
     assert Row("x", "76.4", 76.4).verdict() == NOT_RUN
     assert Row("Fig. 3", "figure", source="fig3/report/fig3_alpha_scale.png").verdict() == NO_PAPER_NUMBER
+    assert Row("Fig. 6", "figure", source=NOT_RUN).verdict() == NOT_RUN
     caveat = Row("x", "6.65", 6.65, 0.52, values=(7.0, 7.3), caveat="on the YAHPO surrogate").verdict()
     assert caveat == "reproduced (on the YAHPO surrogate)"
 
