@@ -260,7 +260,7 @@ def plan_lines(profile: Profile, results: Path, engine: str, timings: list[Path]
 
 
 def _execute(args: argparse.Namespace) -> int:
-    profiles = load_profiles()
+    profiles = load_profiles(PROFILES_FILE)
     if args.profile not in profiles:
         raise ConfigError("--profile", f"unknown profile {args.profile!r}; choose one of {sorted(profiles)}")
     profile, results = profiles[args.profile], Path(args.results)
@@ -276,13 +276,6 @@ def _execute(args: argparse.Namespace) -> int:
               **provenance, "engine": args.engine, "steps": []}
     worst, t_start = EXIT_OK, time.monotonic()
     touched: list[str] = []
-    if not args.address and not args.ray_per_sweep:
-        # One embedded Ray for every step: each sweep driver joins it instead of starting its own. Two quick
-        # runs here (not interleaved, load differed): steps took 45-138 s with a Ray per sweep, 19-79 s with one.
-        from harness import ray_session
-
-        args.address = ray_session.start_local_head()
-        record["ray"] = "one embedded instance for all steps"
     try:
         for i, step in enumerate(profile.steps, 1):
             sweep, cells = step_cells(step)
@@ -291,7 +284,21 @@ def _execute(args: argparse.Namespace) -> int:
             print(f"[{i}/{len(profile.steps)}] {step.label()}: {len(cells)} cells, {copied} copied from other "
                   f"folders (shared cells)", file=sys.stderr)
             t0 = time.monotonic()
-            code = run_step(step, results, args)
+            statuses = store.cell_statuses(target)
+            if all(c.cell_id in statuses for c in cells):  # resume: every cell has a row; no driver, no Ray
+                failed = any(statuses[c.cell_id] == store.STATUS_FAILED for c in cells)
+                code = EXIT_FAILED if failed else EXIT_OK  # what `harness.sweep` would answer
+                print(f"[{i}/{len(profile.steps)}] {sweep.name}: every cell has a row", file=sys.stderr)
+            else:
+                if not args.address and not args.ray_per_sweep:
+                    # One embedded Ray for every step (started when a step first needs it): each sweep driver
+                    # joins it instead of starting its own. Two quick runs here (not interleaved, load differed):
+                    # steps took 45-138 s with a Ray per sweep, 19-79 s with one.
+                    from harness import ray_session
+
+                    args.address = ray_session.start_local_head()
+                    record["ray"] = "one embedded instance for all steps"
+                code = run_step(step, results, args)
             wall = time.monotonic() - t0
             print(f"[{i}/{len(profile.steps)}] {sweep.name}: exit {code}, wall {wall:,.0f} s "
                   f"(total {time.monotonic() - t_start:,.0f} s)", file=sys.stderr)

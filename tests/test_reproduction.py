@@ -11,6 +11,7 @@ After changing report code or results, regenerate and commit:
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from pathlib import Path
 
@@ -163,3 +164,20 @@ def test_dry_run_plans_without_running(tmp_path, capsys):
 def test_unknown_profile_is_one_line(tmp_path, capsys):
     assert reproduce.main(["--profile", "nope", "--results", str(tmp_path)]) == reproduce.EXIT_BAD_INPUT
     assert "choose one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("status, code", [("ok", 0), ("failed", 1)])
+def test_a_step_whose_cells_all_have_rows_starts_no_sweep_and_answers_its_exit_code(tmp_path, monkeypatch, status, code):
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text("profiles:\n  t:\n    steps:\n      - {sweep: quickstart, only: [variant=labels]}\n")
+    monkeypatch.setattr(reproduce, "PROFILES_FILE", profiles)
+    (cell,) = reproduce.step_cells(reproduce.Step("quickstart", ("variant=labels",)))[1]
+    store.write_cell(tmp_path / "quickstart", _row(cell.cell_id, status=status, sweep="quickstart"), [])
+    monkeypatch.setattr(reproduce, "run_step", lambda *a: pytest.fail("a sweep driver started for a complete step"))
+    rebuilt = []
+    monkeypatch.setattr(reproduce, "rebuild_reports", lambda results, folders: rebuilt.append(folders))
+    assert reproduce.main(["--profile", "t", "--results", str(tmp_path)]) == code
+    assert rebuilt == [["quickstart"]]
+    (line,) = (tmp_path / reproduce.RUN_LOG).read_text().splitlines()
+    record = json.loads(line)
+    assert record["profile"] == "t" and record["steps"][0]["exit"] == code and "git_dirty" in record
