@@ -210,7 +210,7 @@ def dirty_banner(provenance: dict) -> str | None:
 
 
 def run_step(step: Step, results: Path, args: argparse.Namespace) -> int:
-    cmd = [sys.executable, "-m", "harness.sweep", str(step.path), "--results", str(results), "--engine", args.engine]
+    cmd = [sys.executable, "-m", "harness.sweep", str(step.path), "--results", str(results.resolve()), "--engine", args.engine]
     for item in step.only:
         cmd += ["--only", item]
     if args.address:
