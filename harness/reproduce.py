@@ -217,7 +217,7 @@ def run_step(step: Step, results: Path, args: argparse.Namespace) -> int:
         cmd += ["--address", args.address]
     if args.max_concurrent:
         cmd += ["--max-concurrent", str(args.max_concurrent)]
-    return subprocess.run(cmd, cwd=REPO).returncode
+    return subprocess.run(cmd).returncode  # same working directory and environment as this command
 
 
 def rebuild_reports(results: Path, folders: list[str]) -> None:
