@@ -6,8 +6,9 @@
 Rows written today carry portable paths already (`harness.runner.PATH_COLUMNS`: `$HARNESS_DATA/...`,
 `$HARNESS_CACHE/...`). Older rows may hold absolute paths in `error`, `lookup_error`, `data_source` or
 `benchmark_source`: this maps this machine's data and cache roots to those names and cuts any other
-absolute path to `…/<last two parts>` (as the reports display errors). Only string columns change; the
-measured values, ids and timestamps are copied as they are. Exit 1 with --check when a path is found.
+absolute path to `…/<last two parts>` (as the reports display errors), and writes a legacy `failed` row
+whose error is a DataNotFoundError as `no_data` (what `harness.store` reads it as). Measured values, ids and
+timestamps are copied as they are. Exit 1 with --check when a path is found.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def rewrite(folder: Path, roots: dict[str, str]) -> int:
             traj_path = folder / store.TRAJECTORY_DIR / part.name
             trajectory = pq.read_table(traj_path).to_pylist() if traj_path.is_file() else []
             new_row = {k: _fix(v, roots) for k, v in row.items()}
+            if new_row.get("status") == store.STATUS_FAILED and str(new_row.get("error") or "").startswith(
+                    store.NO_DATA_ERROR + ":"):
+                new_row["status"] = store.STATUS_NO_DATA  # as `store.upgrade` writes legacy rows (plain readers see it)
             new_traj = [{k: _fix(v, roots) for k, v in r.items()} for r in trajectory]
             if new_row != row or new_traj != trajectory:
                 store.write_cell(folder, new_row, new_traj)
