@@ -136,6 +136,15 @@ def start_local() -> None:
         raise RayStartError(f"could not start an embedded Ray instance: {_last_line(str(exc))}") from None
 
 
+def start_local_head() -> str:
+    """`start_local`, then the address other drivers on this machine join it at (`--address`): one
+    embedded Ray for several sweep drivers in a row (`harness.reproduce`); `shutdown` stops it."""
+    start_local()
+    import ray
+
+    return ray.get_runtime_context().gcs_address
+
+
 def _gcs_answer(host: str, port: int) -> str:
     """One call to the GCS at host:port, in well under a second: "ok", "unauthenticated" (it wants a
     token, or not the one this process sends) or "unknown" (anything else: `ray.init` then tries and

@@ -110,6 +110,10 @@ def _open_table(benchmark: str, table_dir: str, table_key: str):
     return get_benchmark(benchmark).open_table(Path(table_dir))
 
 
+# Row columns that may name a file or folder: written with `portable` paths (no machine paths in results).
+PATH_COLUMNS = ("error", "lookup_error", "data_source", "benchmark_source")
+
+
 def portable(text: str, roots: dict[str, str]) -> str:
     """`text` with machine paths replaced by portable names, longest path first, e.g.
     /home/me/data/cifar100/x -> $HARNESS_DATA/cifar100/x: a row's error reads the same on any machine."""
@@ -199,7 +203,7 @@ def run_cell(cell: CellConfig, ctx: RunContext, attempt: int = 1) -> tuple[dict[
         row.update(status=STATUS_FAILED, error=_one_line(exc))
         trajectory = []
     roots = _worker_roots(ctx, row.pop("_table_dir", None))
-    for key in ("error", "lookup_error", "data_source"):
+    for key in PATH_COLUMNS:
         if row.get(key):
             row[key] = portable(row[key], roots)
     row["finished_at"] = datetime.now(timezone.utc)

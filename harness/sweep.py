@@ -50,7 +50,7 @@ from harness.errors import BenchmarkError, ConfigError, HarnessError
 from harness.interrupts import EXIT_INTERRUPTED, NullSignals, Signals
 from harness.lock import ResultsLock, ResultsLockedError, describe
 from harness.progress import Progress
-from harness.runner import RunContext, failed_row, git_provenance, portable, run_cell
+from harness.runner import PATH_COLUMNS, RunContext, failed_row, git_provenance, portable, run_cell
 from harness.tables import pack_table, resolve_table
 
 log = logging.getLogger("harness.sweep")
@@ -131,7 +131,7 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writt
     roots = _driver_roots(ctx)
 
     def write(row: dict[str, Any], trajectory: list[dict[str, Any]]) -> None:
-        for key in ("error", "lookup_error", "data_source"):
+        for key in PATH_COLUMNS:
             if row.get(key):
                 row[key] = portable(row[key], roots)
         with signals.critical():  # an interrupt waits until the cell's files are whole

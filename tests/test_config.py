@@ -12,11 +12,11 @@ from harness.errors import ConfigError, UnknownNameError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_table3_expands_to_90_resolved_cells():
+def test_table3_expands_to_180_resolved_cells():
     sweep = load(REPO / "sweeps" / "table3.yaml")
-    assert len(sweep.cells) == 6 * 3 * 5
+    assert len(sweep.cells) == 6 * 3 * 10  # seeds 0-9 (issue 13: n >= 10 per FreeDARTS row)
     assert {c.dataset for c in sweep.cells} == {"cifar10", "cifar100", "imagenet16-120"}
-    assert len({c.cell_id for c in sweep.cells}) == 90
+    assert len({c.cell_id for c in sweep.cells}) == 180
     for c in sweep.cells:
         assert None not in [v for k, v in c.to_dict().items() if k not in ("proxy", "n_samples")]
 
