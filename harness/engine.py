@@ -145,10 +145,10 @@ def fusion_is_exact_enough(ref: Supernet, batch) -> bool:
     return batch.labels is None or next(iter(ref.alphas.values())).dtype == torch.float64
 
 
-def start(engine: str, ref: Supernet, space, settings, batch) -> Run:
-    """The engine state for one `harness.freedarts.search` (use with `with`)."""
+def start(engine: str, ref: Supernet, space, settings, batch, *, fuse: bool = True) -> Run:
+    """The engine state for one `harness.freedarts.search` (use with `with`); `fuse=False`: never fuse."""
     return Run(engine, ref, space, reinit_each_step=settings.reinit_weights_each_step,
-               fuse=fusion_is_exact_enough(ref, batch))
+               fuse=fuse and fusion_is_exact_enough(ref, batch))
 
 
 # -- comparing the two engines (tests/test_engines.py, scripts/check_engines.py) --------------------

@@ -21,6 +21,7 @@ ops, the removed (group, row, op, score) and the full score matrices.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +33,8 @@ from harness.data import Batch
 from harness.engine import DEFAULT_ENGINE
 from spaces import SpaceSpec
 from spaces._supernet import Supernet
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,9 +139,23 @@ def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettin
     `engine` (harness/engine.py): "reference" scores `net` itself after every removal; "fast" runs
     the same loop with exact levers (alpha-only gradients, no re-score after removing a `none` op
     under raw alpha, the space's fused supernet except for labelled float32 batches) and finds the
-    same architecture.
+    same architecture. A fused net computes the same sums in another order, with other intermediate
+    magnitudes: where it overflows and the reference net does not (measured: NB201 at alpha_scale 1,
+    whose activations grow ~16x a cell, overflows float32 in the fused BN's variance), the search
+    runs again on the reference net with the generic levers, from the same masks and RNG state.
     """
+    masks, rng = net.alive_masks(), torch.get_rng_state()
     with engine_.start(engine, net, space, settings, batch) as run:
+        try:
+            return _search(run, batch, space, settings)
+        except zeros.NonFiniteScoreError as exc:
+            if not run.fused:
+                raise
+            log.warning("fused supernet overflowed (%s); searching again on the reference supernet", exc)
+    for g, mask in masks.items():
+        net.set_alive(g, mask)
+    torch.set_rng_state(rng)
+    with engine_.start(engine, net, space, settings, batch, fuse=False) as run:
         return _search(run, batch, space, settings)
 
 
