@@ -20,6 +20,7 @@ dies on every attempt leaves a `failed` row for each of its unfinished cells.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 from collections import defaultdict
@@ -27,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from harness import store
-from harness.config import CELL_FIELDS, CellConfig
+from harness.config import CellConfig
 
 AUTO = "auto"
 TARGET_TRIAL_S = 20.0  # auto: seconds of search per trial, ~100x the per-trial overhead
@@ -52,7 +53,11 @@ def parse_cli(value: str) -> int | str:
 
 def kind(cell: CellConfig) -> tuple:
     """Cells of one kind take about the same time and share the worker's warm tables and images."""
-    return (cell.space, cell.dataset, cell.variant, cell.method, cell.mode, repr(cell.space_options))
+    return _kind(cell.space, cell.dataset, cell.variant, cell.method, cell.mode, json.dumps(cell.options, sort_keys=True))
+
+
+def _kind(space, dataset, variant, method, mode, options_json: str) -> tuple:
+    return (space, dataset, variant, method, mode, options_json)
 
 
 def _estimate(cell: CellConfig, measured: Mapping[tuple, float]) -> float | None:
@@ -64,12 +69,15 @@ def _estimate(cell: CellConfig, measured: Mapping[tuple, float]) -> float | None
 
 
 def measured_search_s(rows: Iterable[Mapping]) -> dict[tuple, float]:
-    """Median `search_s` per kind over finished rows (dicts with the cell fields and `search_s`)."""
+    """Median `search_s` per kind over finished rows (as `store.read_cells` gives them: the cell fields,
+    `space_options` as the JSON of the resolved options, `status`, `search_s`)."""
     times: dict[tuple, list[float]] = defaultdict(list)
     for row in rows:
         s = row.get("search_s")
         if row.get("status") == "ok" and s is not None and s == s:
-            times[kind(CellConfig.from_dict({k: row[k] for k in CELL_FIELDS if k in row}))].append(float(s))
+            options = json.dumps(json.loads(row["space_options"] or "{}"), sort_keys=True)
+            times[_kind(row["space"], row["dataset"], row["variant"], row.get("method") or "freedarts", row["mode"],
+                        options)].append(float(s))
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -47,10 +47,16 @@ def test_auto_packs_short_searches_only_and_keeps_every_worker_busy():
     assert {len(p) for p in packing.plan(oneshot, "auto", workers=2, measured=measured)} == {10}
 
 
-def test_measured_search_s_is_the_median_of_ok_rows_per_kind():
-    c = cells({"seed": [0]}, mode="oneshot")[0]
-    rows = [{**c.to_dict(), "status": "ok", "search_s": s} for s in (1.0, 3.0, 2.0)]
-    rows.append({**c.to_dict(), "status": "failed", "search_s": 100.0})
+def test_measured_search_s_is_the_median_of_ok_rows_per_kind(tmp_path):
+    from harness import store
+    from harness.runner import RunContext, run_cell
+
+    c = cells({"seed": [0]}, mode="oneshot", space_options={"channels": 4, "cells_per_stage": 1})[0]
+    row, trajectory = run_cell(c, RunContext(sweep="p", benchmark="none"))
+    for i, s in enumerate((1.0, 3.0, 2.0, 100.0)):  # rows as the store gives them back (options as JSON)
+        store.write_cell(tmp_path, {**row, "cell_id": f"c{i}", "search_s": s,
+                                    "status": "failed" if s == 100.0 else "ok"}, [])
+    rows = store.read_cells(tmp_path).to_dict("records")
     assert packing.measured_search_s(rows) == {packing.kind(c): 2.0}
 
 
@@ -82,3 +88,11 @@ def test_packed_sweep_with_a_worker_death_inside_a_pack(tmp_path):
     # Same rows as unpacked cells: packing is a run option, not part of a cell.
     again = subprocess.run([*run, "--cells-per-trial", "1"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 to run" in again.stderr
+    # Four more seeds, packed by `auto` from the search times of the rows already in the folder
+    # (~0.1 s each: as many as fit, capped at two packs for the one worker).
+    f.write_text(f.read_text().replace("seed: [0, 1, 2, 3, 4, 5]", "seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"))
+    more = subprocess.run([*run, "--cells-per-trial", "auto", "--max-concurrent", "1", "-v"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert more.returncode == 0, more.stderr
+    assert "4 cells in 2 trials" in more.stderr
+    assert len(pd.read_parquet(results / "pk" / "cells")) == 10
