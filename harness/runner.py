@@ -93,12 +93,17 @@ class RunContext:
 
 
 def git_provenance(repo: Path | None = None) -> dict[str, Any]:
-    """git sha and dirty flag of the harness checkout (None when not a git checkout)."""
+    """git sha and dirty flag of the harness checkout (None when not a git checkout).
+
+    Dirty = a tracked file outside `results/` differs from the commit: the code that ran is not the
+    commit's. Result files a sweep is writing (committed results live in the repository) do not count.
+    """
     repo = repo or Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                                    capture_output=True, text=True, check=True).stdout.strip())
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)results"], cwd=repo, capture_output=True, text=True,
+                                    check=True).stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return {"git_sha": None, "git_dirty": None}
     return {"git_sha": sha, "git_dirty": dirty}
