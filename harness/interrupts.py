@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,13 @@ class Signals:
     def __enter__(self) -> Signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._saved[sig] = signal.signal(sig, self._handle)
+        hook = sys.unraisablehook
+
+        def quiet_interrupts(unraisable) -> None:  # an interrupt Python swallowed: `rearm` delivers it
+            if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+                hook(unraisable)
+
+        sys.unraisablehook = quiet_interrupts
         return self
 
     def __exit__(self, *exc) -> None:
@@ -53,6 +61,11 @@ class Signals:
         call sys.exit from inside Tune's loop, and the driver died with SIGABRT, measured)."""
         for sig in self._saved:
             signal.signal(sig, self._handle)
+        if self.received:
+            # A signal arrived while Ray started, and its KeyboardInterrupt was raised inside a
+            # callback whose exceptions Python ignores (logging's at-fork lock release, measured):
+            # had it propagated, this line would not run. Deliver it now.
+            raise KeyboardInterrupt
 
     def _handle(self, signum, frame) -> None:
         self.received += 1
