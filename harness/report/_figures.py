@@ -68,6 +68,18 @@ def legend_outside(ax, **kwargs):
 
 
 # -- what counts as plotted data ----------------------------------------------------------------------
+def figure_legend(fig, axes, *, max_cols: int | None = None, **kwargs):
+    """One legend below every panel: each distinct label of `axes` once, in first-seen order."""
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    ncols = len(labels) if max_cols is None else min(max_cols, len(labels))
+    return fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize="small", **kwargs)
+
+
 def _in_data_coords(artist, ax) -> bool:
     transform = artist.get_transform()  # `is`: a blended (axhline) transform compares == to transData
     return transform is ax.transData or transform.contains_branch(ax.transData)

@@ -24,7 +24,7 @@ from harness import store
 from harness.report._base import (
     Fragment, ReportOptions, freedarts_only, latex_escape, section, short_error, sweep_name, write_text,
 )
-from harness.report._figures import new_figure, save_figure
+from harness.report._figures import figure_legend, new_figure, save_figure
 from harness.report._latex import latex_table
 
 DATASET_METRIC = get_benchmark("nasbench201").dataset_metrics()  # search dataset -> NB201 test-acc column
@@ -122,13 +122,7 @@ def fig3_figure(stats: pd.DataFrame):
         ax.set_ylabel("Test accuracy (%)")
         ax.set_title(DATASET_LABEL[dataset], fontsize=10)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes[1:]:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
+    figure_legend(fig, axes)
     fig.suptitle(FIG3_TITLE + ", NAS-Bench-201", fontsize=11)
     return fig
 

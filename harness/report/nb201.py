@@ -23,7 +23,7 @@ from harness.report._base import (
     METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, freedarts_only, has_space,
     labelled, latex_escape, md_escape, section, setting_sort_key, short_error, sweep_name, write_text,
 )
-from harness.report._figures import new_figure, save_figure
+from harness.report._figures import figure_legend, new_figure, save_figure
 from harness.report._latex import latex_table
 
 log = logging.getLogger(__name__)
@@ -279,13 +279,7 @@ def fig2_figure(stats: pd.DataFrame):
         ax.set_xlabel("Pruning step")
         ax.set_ylabel("Test accuracy (%)")
         ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    for ax in axes[1:]:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize="small")
+    figure_legend(fig, axes, max_cols=3)
     fig.suptitle(FIG2_TITLE + " (FreeDARTS, NAS-Bench-201)", fontsize=11)
     return fig
 
