@@ -74,10 +74,9 @@ METRIC_COLUMNS: tuple[MetricColumn, ...] = (
     MetricColumn("nb101_pred_val_acc", "float64",
                  "PREDICTED (nb101_predicted LightGBM, not a training run) CIFAR-10 validation accuracy (%) of the "
                  "NB101 cell at 108 epochs; hold-out agreement in metadata.json; never mix with nb101_valid_acc",
-                 predicted=True, in_store=False),
+                 predicted=True),
     MetricColumn("nb101_pred_in_training", "bool",
-                 "the cell's own staged validation accuracy was in the predictor's training split (in-sample fit)",
-                 in_store=False),
+                 "the cell's own staged validation accuracy was in the predictor's training split (in-sample fit)"),
 )
 _UNLABELLED, _TRAIN, _HOLDOUT = "unlabelled", "train", "holdout"
 

@@ -77,9 +77,9 @@ METRIC_COLUMNS: tuple[MetricColumn, ...] = (
     MetricColumn("nb301d_val_acc", "float64",
                  "nb301_distilled: LightGBM distillation of the official NB301 v0.9 surrogate, predicted CIFAR-10 "
                  "validation accuracy (percent) of NB301's 100-epoch DARTS pipeline; validation in metadata.json",
-                 predicted=True, in_store=False),
+                 predicted=True, headline=("*",)),
     MetricColumn("nb301d_val_err", "float64", "100 - nb301d_val_acc (the paper's Table 5 'test error', spec §5.3)",
-                 predicted=True, in_store=False),
+                 predicted=True),
 )
 
 # The genotype pickle's class: `nasbench.sample_model.Genotype` (a module that exists nowhere here).

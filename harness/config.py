@@ -108,6 +108,9 @@ class SweepConfig:
         source: the file it came from (for messages and provenance).
         benchmark: benchmark name, or "none" to run searches without lookups.
         benchmark_table: a converted table directory; unset = resolve from the cache / data root.
+        extra_benchmarks: more benchmarks every found architecture is also looked up in (their
+            columns sit beside the primary's; e.g. Table 5 shows nb301_distilled and yahpo_nb301).
+            Not part of any cell id: `--relookup` adds them to rows that already exist.
         data_root: raw data root when $HARNESS_DATA is unset.
         images_dir: per-dataset directory of real images overriding the data-root search.
         max_retries: Ray retries of a cell whose worker process died.
@@ -122,6 +125,7 @@ class SweepConfig:
     description: str = ""
     benchmark: str = "nasbench201"
     benchmark_table: str | None = None
+    extra_benchmarks: tuple[str, ...] = ()
     data_root: str | None = None
     images_dir: tuple = ()
     max_retries: int = 1
@@ -131,7 +135,7 @@ class SweepConfig:
     raw: dict = field(default_factory=dict, compare=False)
 
 
-_TOP_KEYS = ("name", "description", "benchmark", "benchmark_table", "data_root", "images_dir",
+_TOP_KEYS = ("name", "description", "benchmark", "benchmark_table", "extra_benchmarks", "data_root", "images_dir",
              "max_retries", "resources", "cells_per_trial", "settings", "grid")
 
 
@@ -349,16 +353,12 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
                 cells.append(cell)
 
     benchmark = raw.get("benchmark", "nasbench201")
-    from benchmarks import get_benchmark, list_benchmarks  # local: keeps `import harness.config` light
+    from benchmarks import list_benchmarks  # local: keeps `import harness.config` light
 
     if benchmark != "none" and benchmark not in list_benchmarks():
         raise UnknownNameError("benchmark", benchmark, [*list_benchmarks(), "none"], f"{source}:benchmark")
-    for space in sorted({c.space for c in cells}) if benchmark != "none" else ():
-        if space not in get_benchmark(benchmark).spaces:  # a lookup of every such cell would fail
-            fits = [b for b in list_benchmarks() if space in get_benchmark(b).spaces]
-            raise ConfigError(f"{source}:benchmark", f"benchmark {benchmark!r} does not answer space {space!r} "
-                              f"(it answers {', '.join(get_benchmark(benchmark).spaces)}); set benchmark: to "
-                              f"{' or '.join([*fits, 'none'])}")
+    _check_answers(benchmark, cells, f"{source}:benchmark", "set benchmark: to {} or none")
+    extra_benchmarks = _extra_benchmarks(raw.get("extra_benchmarks"), benchmark, cells, f"{source}:extra_benchmarks")
     _check_methods(cells, source)
     images_dir = raw.get("images_dir") or {}
     if not isinstance(images_dir, dict):
@@ -377,10 +377,44 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
 
     return SweepConfig(
         name=name, source=source, description=str(raw.get("description", "")), benchmark=benchmark,
-        benchmark_table=raw.get("benchmark_table"), data_root=raw.get("data_root"),
+        benchmark_table=raw.get("benchmark_table"), extra_benchmarks=extra_benchmarks, data_root=raw.get("data_root"),
         images_dir=tuple(sorted(images_dir.items())), max_retries=max_retries, cells_per_trial=cells_per_trial,
         resources=_parse_resources(raw.get("resources"), f"{source}:resources"), cells=tuple(cells), raw=raw,
     )
+
+
+def _check_answers(benchmark: str, cells: list[CellConfig], where: str, fix: str) -> None:
+    """A benchmark that does not answer one of the sweep's spaces fails at load: every lookup would fail."""
+    from benchmarks import get_benchmark, list_benchmarks
+
+    for space in sorted({c.space for c in cells}) if benchmark != "none" else ():
+        if space not in get_benchmark(benchmark).spaces:
+            fits = [b for b in list_benchmarks() if space in get_benchmark(b).spaces]
+            raise ConfigError(where, f"benchmark {benchmark!r} does not answer space {space!r} (it answers "
+                                     f"{', '.join(get_benchmark(benchmark).spaces)}); "
+                              + fix.format(" or ".join(fits) or "another benchmark"))
+
+
+def _extra_benchmarks(value: Any, benchmark: str, cells: list[CellConfig], where: str) -> tuple[str, ...]:
+    """`extra_benchmarks:` checked: known names, none twice, not the primary, each answering every space."""
+    from benchmarks import list_benchmarks
+
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(where, f"extra_benchmarks is a list of benchmark names, got {value!r}")
+    if value and benchmark == "none":
+        raise ConfigError(where, "extra_benchmarks needs a primary benchmark; set benchmark: to one of them")
+    for name in value:
+        if name not in list_benchmarks():
+            raise UnknownNameError("benchmark", name, list_benchmarks(), where)
+        if name == benchmark or value.count(name) > 1:
+            raise ConfigError(where, f"{name!r} is named twice (benchmark: and extra_benchmarks: together name "
+                                     "each benchmark once); remove the repeat")
+        _check_answers(name, cells, where, "remove it, or use {}")
+    return tuple(value)
 
 
 def field_value(key: str, text: str, where: str) -> Any:

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks import get_benchmark
+from benchmarks import BENCHMARKS, get_benchmark
 from benchmarks.errors import ArchNotInBenchmarkError
 from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root, data_root
 from harness import __version__, freedarts
@@ -47,7 +47,7 @@ from harness.engine import DEFAULT_ENGINE
 from harness.errors import DataNotFoundError
 from harness.methods import get_method
 from harness.store import CELL_COLUMNS, STATUS_FAILED, STATUS_NO_DATA, STATUS_OK, TRAJECTORY_COLUMNS
-from harness.tables import local_table_dir, pack_table  # noqa: F401  (pack_table: re-exported)
+from harness.tables import TableRef, local_table_dir, pack_table  # noqa: F401  (pack_table: re-exported)
 
 # Columns a benchmark's lookup must never overwrite.
 _NOT_METRICS = {"cell_id", "sweep", "space", "dataset", "variant", "mode", "seed", "alpha_scale", "status", "error",
@@ -77,6 +77,8 @@ class RunContext:
         fault_dir: where attempts are counted for `faults` (must be shared by the workers).
         engine: the ZEROS engine, "fast" or "reference" (harness/engine.py); recorded in each
             row's `engine` column, not part of the cell id (both find the same architecture).
+        extra_tables: the sweep's `extra_benchmarks`, each a `TableRef` shipped like the primary
+            table; the final architecture is looked up in each (not the trajectory's steps).
     """
 
     sweep: str
@@ -90,6 +92,7 @@ class RunContext:
     faults: tuple = ()
     fault_dir: str | None = None
     engine: str = DEFAULT_ENGINE
+    extra_tables: tuple[TableRef, ...] = ()
 
 
 def git_provenance(repo: Path | None = None) -> dict[str, Any]:
@@ -116,7 +119,11 @@ def _open_table(benchmark: str, table_dir: str, table_key: str):
 
 
 # Row columns that may name a file or folder: written with `portable` paths (no machine paths in results).
-PATH_COLUMNS = ("error", "lookup_error", "data_source", "benchmark_source")
+PATH_COLUMNS = ("error", "lookup_error", "data_source", "benchmark_source", "lookups_json")
+METRIC_NAMES = frozenset(c.name for b in BENCHMARKS.values() for c in b.metrics)
+# The columns a lookup writes: what `relookup_row` clears and recomputes.
+LOOKUP_COLUMNS = (*(c for c in CELL_COLUMNS if c in METRIC_NAMES), "lookup_status", "lookup_error", "metrics_json",
+                  "lookups_json", "benchmark_sha256", "benchmark_source")
 
 
 def portable(text: str, roots: dict[str, str]) -> str:
@@ -267,9 +274,71 @@ def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, 
     t0 = time.perf_counter()
     lookup = _lookup_fn(ctx, row)
     row.update(lookup(result.arch_key))
+    _extra_lookups(ctx, result.arch_key, row)
     trajectory = [_trajectory_row(cell, row, space, step, lookup) for step in result.steps]
     row["lookup_s"] = time.perf_counter() - t0
     return trajectory
+
+
+def _extra_lookups(ctx: RunContext, arch: str, row: dict[str, Any]) -> None:
+    """Look `arch` up in each extra benchmark too: its named columns join the row, its values the row's
+    `metrics_json`, and what happened in every benchmark (status, table sha256) goes to `lookups_json`."""
+    primary = {k: row[c] for k, c in (("status", "lookup_status"), ("sha256", "benchmark_sha256"),
+                                      ("error", "lookup_error")) if row.get(c)}
+    if row.get("_table_dir"):
+        primary.update(_validation(_open_table(ctx.benchmark, row["_table_dir"], ctx.table_key)))
+    record = {ctx.benchmark: primary}
+    values = json.loads(row["metrics_json"]) if row.get("metrics_json") else {}
+    for ref in ctx.extra_tables:
+        table_dir = local_table_dir(ref)
+        if table_dir is None:
+            record[ref.benchmark] = {"status": "no_table"}
+            continue
+        table = _open_table(ref.benchmark, table_dir, ref.table_key)
+        entry = record[ref.benchmark] = {"status": "ok", "sha256": table.sha256, **_validation(table)}
+        try:
+            got = table.lookup(arch)
+        except ArchNotInBenchmarkError as exc:
+            entry.update(status="not_in_table", error=_one_line(exc))
+            continue
+        row.update({k: v for k, v in got.items() if k in CELL_COLUMNS and k not in _NOT_METRICS})
+        values.update(got)
+    if values:
+        row["metrics_json"] = json.dumps(values, sort_keys=True, default=float)
+    row["lookups_json"] = json.dumps(record, sort_keys=True)
+
+
+def _validation(table) -> dict[str, Any]:
+    """A predicted table's agreement figures (Spearman, Kendall, MAE, n per reference set), numbers only,
+    so that the reports' captions can quote them from the rows; {} for a table that has none."""
+    def numbers(v: Any) -> Any:
+        if isinstance(v, dict):
+            kept = {k: numbers(x) for k, x in v.items()}
+            return {k: x for k, x in kept.items() if x not in (None, {})}
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    found = numbers(getattr(table, "validation", None) or {})
+    return {"validation": found} if found else {}
+
+
+def relookup_row(row: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """An `ok` cell row with every lookup column recomputed from its `arch` in the context's benchmarks.
+
+    No search runs: the benchmark is not part of a cell's id, so a sweep that names another benchmark
+    (or adds `extra_benchmarks`) keeps its rows and only their lookups change (`harness.sweep --relookup`).
+    The search columns and provenance (git_sha, engine, timings) stay those of the search.
+    """
+    new = {k: v for k, v in row.items() if k not in LOOKUP_COLUMNS}
+    new["benchmark"] = ctx.benchmark
+    t0 = time.perf_counter()
+    new.update(_lookup_fn(ctx, new)(row["arch"]))
+    _extra_lookups(ctx, row["arch"], new)
+    new["lookup_s"] = time.perf_counter() - t0
+    roots = _worker_roots(ctx, new.pop("_table_dir", None))
+    for key in PATH_COLUMNS:
+        if new.get(key):
+            new[key] = portable(new[key], roots)
+    return new
 
 
 def _lookup_fn(ctx: RunContext, row: dict[str, Any]):

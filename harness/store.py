@@ -64,7 +64,7 @@ STATUS_FAILED = "failed"        # an error
 STATUSES = (STATUS_OK, STATUS_NO_DATA, STATUS_FAILED)
 # Written into every part file's schema metadata; files without it (or with an older value) are
 # rewritten by `upgrade` (new columns, no_data statuses, page checksums).
-STORE_VERSION = b"2"
+STORE_VERSION = b"3"  # 3: lookups_json and the extra benchmarks' columns
 _VERSION_KEY = b"freedarts_store"
 FILE_MODE = 0o644
 # The error class whose rows are `no_data` (rows from before that status said `failed`).
@@ -122,7 +122,9 @@ _OUTPUTS = [
     *_METRIC_FIELDS,                     # what the benchmarks declare (see above)
     ("lookup_status", pa.string()),      # ok | no_table | not_in_table | skipped
     ("lookup_error", pa.string()),
-    ("metrics_json", pa.string()),       # every value the benchmark returned, JSON (named columns above are a subset)
+    ("metrics_json", pa.string()),       # every value the benchmarks returned, JSON (named columns above are a subset)
+    ("lookups_json", pa.string()),       # {benchmark: {status, sha256[, error]}} for the sweep's benchmark and each
+                                         # of its extra_benchmarks (rows before store version 3: null)
 ]
 _PROVENANCE = [
     ("benchmark", pa.string()),
@@ -212,6 +214,20 @@ def write_cell(results_dir: Path, cell_row: dict[str, Any], trajectory_rows: lis
     else:
         traj_path.unlink(missing_ok=True)  # a retried cell that now fails has no trajectory
     _write_atomic(_table([cell_row], CELL_SCHEMA), cell_path)
+
+
+def read_cell_row(results_dir: str | Path, cell_id: str) -> dict[str, Any] | None:
+    """One cell's row as a dict (current schema), or None when it has none (or its file is unreadable)."""
+    path = Path(results_dir) / CELLS_DIR / f"{cell_id}{PART_SUFFIX}"
+    table = _read_part(Path(results_dir), path) if path.is_file() else None
+    if table is None or table.num_rows != 1:
+        return None
+    return _conform(table, CELL_SCHEMA).to_pylist()[0]
+
+
+def replace_cell_row(results_dir: str | Path, cell_row: dict[str, Any]) -> None:
+    """Replace a cell's row and keep its trajectory (a re-lookup changes no pruning step): one atomic rename."""
+    _write_atomic(_table([cell_row], CELL_SCHEMA), Path(results_dir) / CELLS_DIR / f"{cell_row['cell_id']}{PART_SUFFIX}")
 
 
 def part_files(directory: Path) -> list[Path]:

@@ -51,7 +51,8 @@ from harness.interrupts import EXIT_INTERRUPTED, NullSignals, Signals
 from harness.lock import ResultsLock, ResultsLockedError, describe
 from harness.progress import Progress
 from harness.runner import PATH_COLUMNS, RunContext, failed_row, git_provenance, portable, run_cell
-from harness.tables import pack_table, resolve_table
+from harness.relookup import relookup
+from harness.tables import pack_table, resolve_table, table_ref
 
 log = logging.getLogger("harness.sweep")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
@@ -232,8 +233,15 @@ def make_context(sweep: SweepConfig, out=sys.stderr, engine: str = DEFAULT_ENGIN
         out.write(f"note: no {sweep.benchmark} table found, searches run without lookups; "
                   f"{get_benchmark(sweep.benchmark).obtain_hint}\n")
     table_files, table_key = pack_table(table_dir)
+    extra = []
+    for name in sweep.extra_benchmarks:
+        extra_dir = resolve_table(sweep, out, benchmark=name)
+        if extra_dir is None:
+            out.write(f"note: no {name} table found (extra_benchmarks), rows will not have its columns; "
+                      f"{get_benchmark(name).obtain_hint}\n")
+        extra.append(table_ref(name, extra_dir))
     return RunContext(sweep=sweep.name, benchmark=sweep.benchmark, table_dir=table_dir,
-                      table_files=table_files, table_key=table_key,
+                      table_files=table_files, table_key=table_key, extra_tables=tuple(extra),
                       data_root=str(data_root(sweep.data_root)), images_dir=sweep.images_dir,
                       provenance=tuple(git_provenance().items()),
                       faults=parse_faults(os.environ.get(KILL_ENV, "")),
@@ -313,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
                    help="run only cells whose field KEY equals VALUE, typed as in the sweep file "
                         "(comma-separated alternatives); repeatable")
+    p.add_argument("--relookup", action="store_true",
+                   help="run no search: look the ok rows' architectures up again in the sweep file's benchmark and "
+                        "extra_benchmarks (after changing them) and replace those rows' lookup columns")
     p.add_argument("--retry-failed", action="store_true", help="also re-run cells whose row is 'failed'")
     p.add_argument("--retry-no-data", action="store_true",
                    help="also re-run cells whose row is 'no_data' (e.g. after adding images to the data root)")
@@ -387,6 +398,10 @@ def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
         ctx = make_context(sweep, engine=args.engine)
         write_config(sweep, results_dir)
         store.upgrade(results_dir)  # older part files get the current columns before new ones join them
+        if args.relookup:
+            print(f"relookup {sweep.name}: {relookup(cells, results_dir, ctx).line()} -> {results_dir}",
+                  file=sys.stderr)
+            return EXIT_OK
         statuses = store.cell_statuses(results_dir)
         state.had_rows = {i for i in state.selected if i in statuses}
         todo = pending(cells, statuses, args.retry_failed, args.retry_no_data)

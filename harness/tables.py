@@ -7,6 +7,8 @@
 * The driver opens the table before any cell runs (sha256 against its metadata, then parsed), so
   a corrupt cache entry never reaches the workers: it is rebuilt from the raw source in the data
   root (one note line), or named in one error line with the command that rebuilds it.
+* A sweep may name more benchmarks (`extra_benchmarks:`): each is resolved, verified and shipped the
+  same way, as a `TableRef`; the worker looks every final architecture up in each of them too.
 * A worker reads the driver's directory itself when it sees it with the same content hash (the
   same machine, or a shared file system): no copy. Otherwise it materialises the shipped bytes
   under its own cache folder, `<cache>/shipped-tables/<benchmark>-<hash>/`, and trusts a copy
@@ -23,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import _table_dir, get_benchmark
@@ -36,12 +39,27 @@ STALE_DAYS = 7
 _verified_dirs: dict[str, str] = {}  # content hash -> verified local directory (per worker process)
 
 
-def resolve_table(sweep, out=sys.stderr) -> str | None:
-    """The sweep's benchmark table directory, verified (None when no data is available)."""
-    if sweep.benchmark == "none":
+@dataclass(frozen=True)
+class TableRef:
+    """One benchmark table as the workers get it (the fields `local_table_dir` reads)."""
+
+    benchmark: str
+    table_dir: str | None = None
+    table_files: tuple = ()
+    table_key: str = ""
+
+
+def resolve_table(sweep, out=sys.stderr, benchmark: str | None = None) -> str | None:
+    """A benchmark table directory of the sweep, verified (None when no data is available).
+
+    `benchmark` defaults to the sweep's own; `benchmark_table:` of the sweep file applies only to that
+    one (an extra benchmark is always resolved from the cache / data root).
+    """
+    name = benchmark or sweep.benchmark
+    if name == "none":
         return None
-    bench = get_benchmark(sweep.benchmark)
-    configured = Path(sweep.benchmark_table) if sweep.benchmark_table else None
+    bench = get_benchmark(name)
+    configured = Path(sweep.benchmark_table) if sweep.benchmark_table and name == sweep.benchmark else None
     root, cache = data_root(sweep.data_root), cache_root()
     cached = cache / bench.name
     rebuild = (f"rebuild it with `python -m benchmarks convert {bench.name} <raw source> --out {cached}` "
@@ -119,8 +137,17 @@ def pack_table(table_dir: str | None, limit_bytes: int = 256 * 2**20) -> tuple[t
     return packed, _digest(packed)
 
 
+def table_ref(benchmark: str, table_dir: str | None) -> TableRef:
+    """A verified table directory packed for shipping (`pack_table`)."""
+    files, key = pack_table(table_dir)
+    return TableRef(benchmark=benchmark, table_dir=table_dir, table_files=files, table_key=key)
+
+
 def local_table_dir(ctx) -> str | None:
-    """The table directory this process reads: one whose content hash is the driver's (see module doc)."""
+    """The table directory this process reads: one whose content hash is the driver's (see module doc).
+
+    `ctx` is a `RunContext` (its primary table) or a `TableRef` (an extra one): both carry
+    `benchmark`, `table_dir`, `table_files` and `table_key`."""
     if ctx.table_dir is None or not ctx.table_files:
         return ctx.table_dir
     known = _verified_dirs.get(ctx.table_key)

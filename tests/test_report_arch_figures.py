@@ -95,3 +95,32 @@ def test_nb201_drawing_names_every_op():
     fig, axes = new_figure(1, drawing=True)
     draw_nb201_cell(axes[0], nb.parse_arch_key(C3).ops, "t")
     assert [t.get_text() for t in axes[0].texts].count("nor_conv_3x3") == 6
+
+
+def test_tables_5_and_6_show_every_surrogate_and_fig4_picks_by_the_closest_to_the_official(tmp_path):
+    from harness.report import darts as darts_report
+
+    validation = {"holdout": {"nb301_distilled": {"n": 2000, "spearman": 0.956}, "yahpo_nb301": {"n": 2000, "spearman": 0.576}},
+                  "naslib": {"nb301_distilled": {"n": 725, "spearman": 0.951}, "yahpo_nb301": {"n": 725, "spearman": 0.590}}}
+    lookups = json.dumps({"nb301_distilled": {"status": "ok", "validation": validation}, "yahpo_nb301": {"status": "ok"}})
+    # nb301_distilled and YAHPO disagree on which seed is best: Fig. 4 must follow nb301_distilled.
+    rows = [{"space": "darts", "dataset": "cifar10", "mode": mode, "variant": "D", "seed": s, "arch": _darts_arch(20 + s),
+             "space_options": '{"preset": "cifar8"}', "flops_m": 500.0, "nb301d_val_err": d, "yahpo_nb301_val_err": y,
+             "lookups_json": lookups}
+            for mode in ("oneshot", "iterative") for s, d, y in ((0, 6.0, 8.0), (1, 7.0, 5.0))]
+    cells = _cells(rows)
+    t5, columns = darts_report.table5_rows(cells)
+    assert [c for c, _ in columns] == ["nb301d_val_err", "yahpo_nb301_val_err"]
+    one = next(r for r in t5 if r["method"] == "One-shot FreeDARTS")
+    assert one["ours"] == {"nb301d_val_err": ("6.50 ± 0.71", "6.00"), "yahpo_nb301_val_err": ("6.50 ± 2.12", "5.00")}
+    md = darts_report.table5_markdown(t5, columns, darts_report.surrogate_notes(darts_report.darts_cells(cells)))
+    assert "| Average (nb301_distilled) | Best (nb301_distilled) | Average (YAHPO) | Best (YAHPO) |" in md
+    assert "Spearman with the official NB301 0.956 (hold-out of the 10,000, n=2000), 0.951 (NASLib's 725" in md
+    t6 = darts_report.table6_rows(cells, with_published=False)
+    assert t6[0]["errs"] == {"nb301d_val_err": "6.50 ± 0.71", "yahpo_nb301_val_err": "6.50 ± 2.12"}
+    out = tmp_path / "report"
+    out.mkdir()
+    frag = darts_report._genotypes(cells, cells.iloc[:0], out, None)
+    text = (out / "darts_genotypes.md").read_text()
+    assert "NB301 err (nb301_distilled) | NB301 err (YAHPO)" in text
+    assert "FreeDARTS oneshot seed 0" in frag.markdown and "lowest nb301_distilled error" in frag.markdown

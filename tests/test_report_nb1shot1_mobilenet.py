@@ -48,8 +48,30 @@ def test_table4_average_and_best_follow_spec_5_2():
     one = stats.loc["oneshot"]
     assert one["n_valid"] == 1 and one["n_test"] == 0 and math.isnan(one["avg_test"])
     md = nb1shot1.table4_markdown(cells)
-    assert COVERAGE in md and "| paper: FreeDARTS |  | 7.3±2.4 | 6.0 | 5.3 | 6.3s |" in md
+    assert COVERAGE in md and "| paper: FreeDARTS |  | 7.3±2.4 | 6.0 | 5.3 |  | 6.3s |" in md
     assert "| ours: one-shot FreeDARTS-D | 10.00 (n=1) | no data |" in md
+    assert "no nb101_predicted lookup in these rows" in md
+
+
+def test_table4_shows_predicted_values_beside_looked_up_ones_never_mixed():
+    rows = [_nb("a", "iterative", 0, 94.0, 93.0), _nb("b", "iterative", 1, None, None),
+            _nb("c", "iterative", 2, None, None)]
+    validation = {"holdout": {"all": {"n": 1041, "spearman": 0.932}, "space3": {"n": 815, "spearman": 0.942}}}
+    for row, pred in zip(rows, (93.0, 91.0, 89.0)):
+        row.update(nb101_pred_val_acc=pred, nb101_pred_in_training=row["cell_id"] == "a",
+                   lookups_json=json.dumps({"nasbench101": {"status": row["lookup_status"]},
+                                            "nb101_predicted": {"status": "ok", "validation": validation}}))
+    cells = _frame(rows)
+    it = nb1shot1.table4_stats(cells).iloc[0]
+    assert it["n_valid"] == 1 and it["avg_valid"] == pytest.approx(6.0)       # looked up: cell a only
+    assert it["n_pred"] == 3 and it["avg_pred"] == pytest.approx(9.0)         # predicted: all three, own column
+    assert it["n_pred_only"] == 2
+    md = nb1shot1.table4_markdown(cells)
+    assert "| ours: FreeDARTS-D | 6.00 (n=1) | 7.00 (n=1) | 6.00 | 7.00 | 9.00±2.00 (n=3) |" in md
+    assert "hold-out Spearman 0.942 (n=815, space-3 cells), 0.932 (n=1041, all held-out cells)" in md
+    assert "1 of the 3 found cells were in the predictor's training split" in md
+    archs = nb1shot1.architectures_markdown(cells)
+    assert archs.count("| 11.00 |") == 1 and "valid err PREDICTED" in archs
 
 
 def _mb(cell_id: str, seed: int, arch: str, params: float, *, code: bool = False, status: str = "ok") -> dict:
