@@ -97,6 +97,14 @@ class CellConfig:
     def options(self) -> dict[str, Any]:
         return dict(self.space_options)
 
+    @functools.cached_property
+    def typed_options(self) -> Any:
+        """The space's options dataclass of this cell (e.g. `NB201Options`), built once per cell object.
+
+        `resolve` sets it while it resolves the cell; on a worker it is built once from the shipped
+        cell and every user (method, runner) reads this one object."""
+        return get_space(self.space).options(**self.options)
+
     def to_dict(self) -> dict[str, Any]:
         # Every field is a plain value (space_options a tuple of pairs): no deep copy needed, and
         # dataclasses.asdict's recursion dominated planning a 10^5-cell grid.
@@ -109,6 +117,19 @@ class CellConfig:
         d = dict(d)
         d["space_options"] = tuple(sorted(dict(d.get("space_options") or {}).items()))
         return cls(**d)
+
+    def to_wire(self) -> dict[str, Any]:
+        """`to_dict` plus the cell_id: what a Tune trial's config carries to a worker."""
+        return {**self.to_dict(), "cell_id": self.cell_id}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> CellConfig:
+        """The cell `to_wire` sent, with its cell_id as the driver computed it (not hashed again)."""
+        d = dict(d)
+        cell_id = d.pop("cell_id")
+        cell = cls.from_dict(d)
+        cell.__dict__["cell_id"] = cell_id
+        return cell
 
     @functools.cached_property
     def cell_id(self) -> str:
@@ -147,7 +168,7 @@ def resolve(cell: CellConfig) -> CellConfig:
     proxy = method.default_proxy if cell.proxy is None else cell.proxy
     if proxy is not None:
         get_proxy(proxy)  # unknown names fail here, with the valid choices
-    return dataclasses.replace(
+    resolved = dataclasses.replace(
         cell,
         alpha_scale=float(default_scale if cell.alpha_scale is None else cell.alpha_scale),
         abs_weights=abs_weights,
@@ -158,3 +179,5 @@ def resolve(cell: CellConfig) -> CellConfig:
         proxy=proxy,
         n_samples=method.default_n_samples if cell.n_samples is None else cell.n_samples,
     )
+    resolved.__dict__["typed_options"] = options_obj  # the object `space_options` was just read from
+    return resolved

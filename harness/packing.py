@@ -125,7 +125,7 @@ def plan_run(cells: Sequence[CellConfig], results_dir: Path, resources: Mapping,
 
 def trial_name(pack: Sequence[Mapping]) -> str:
     """A trial's name (cell dicts as in its config): its first cell id, and how many more it holds."""
-    return CellConfig.from_dict(pack[0]).cell_id + (f"+{len(pack) - 1}" if len(pack) > 1 else "")
+    return pack[0]["cell_id"] + (f"+{len(pack) - 1}" if len(pack) > 1 else "")
 
 
 class Ledger:

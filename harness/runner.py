@@ -265,7 +265,7 @@ def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, 
     row.update(outcome.extra)
     row["score_s"] = time.perf_counter() - t0 - outcome.build_s
     row["search_s"] = row["data_s"] + row["score_s"]
-    options = space.options(**cell.options)
+    options = cell.typed_options
     row.update(arch=result.arch_key, n_steps=result.n_steps, score_passes=result.score_passes, loss=result.loss,
                params_m=space.param_count(result.genotype, info.num_classes, options) / 1e6)
     if space.flops is not None:

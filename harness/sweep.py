@@ -114,8 +114,8 @@ def _trainable(config: dict[str, Any], ctx: RunContext, ledger=None) -> None:
     from ray import tune
 
     torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
-    for cell_dict in config["cells"]:
-        cell = CellConfig.from_dict(cell_dict)
+    for wire in config["cells"]:
+        cell = CellConfig.from_wire(wire)  # the driver's cell, its cell_id as the driver computed it
         if ledger is not None and ray.get(ledger.has.remote(cell.cell_id)):
             continue
         inject_fault(cell.cell_id, ctx)
@@ -169,8 +169,8 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writt
             last = [ln for ln in str(err).strip().splitlines() if ln.strip()]
             reason = last[-1] if last else str(err)
             attempts = trial.num_failures
-            for cell_dict in trial.config["cells"]:  # a pack's finished cells keep their rows
-                cell = CellConfig.from_dict(cell_dict)
+            for wire in trial.config["cells"]:  # a pack's finished cells keep their rows
+                cell = CellConfig.from_wire(wire)
                 if cell.cell_id not in written:
                     write(failed_row(cell, ctx, f"WorkerDied: {' '.join(reason.split())} "
                                                 f"(after {attempts} attempt(s))", attempt=attempts), [])
@@ -286,7 +286,8 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
             log.info("%d cells in %d trials (cells_per_trial=%s)", len(cells), len(packs), cells_per_trial)
         tuner = tune.Tuner(
             tune.with_resources(tune.with_parameters(_trainable, ctx=ctx, ledger=ledger), resources),
-            param_space={"cells": tune.grid_search([[c.to_dict() for c in p] for p in packs])},
+            # Plain dicts: Tune's trial-config handling does not keep objects (a CellConfig arrived as a tuple).
+            param_space={"cells": tune.grid_search([[c.to_wire() for c in p] for p in packs])},
             tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent,
                                         trial_name_creator=lambda t: packing.trial_name(t.config["cells"]),
                                         trial_dirname_creator=lambda t: packing.trial_name(t.config["cells"])),

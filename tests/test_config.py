@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,13 @@ def test_a_method_on_a_space_it_does_not_support_fails_at_load():
     with pytest.raises(ConfigError, match=r"<t>:method: method 'zero_cost' .*mobilenet"):
         parse({"name": "x", "benchmark": "none", "settings": {"space": "mobilenet", "dataset": "imagenet", "method": "zero_cost"},
                "grid": {"seed": [0]}}, "<t>")
+
+
+def test_a_cell_crosses_to_a_worker_with_its_id_and_is_parsed_once_there():
+    cell = resolve(CellConfig(space="darts", variant="D", space_options=(("preset", "cifar20"),)))
+    assert cell.typed_options is cell.typed_options and cell.typed_options.layers == 20  # resolve's own object
+    wire = cell.to_wire()
+    assert wire["cell_id"] == cell.cell_id and json.loads(json.dumps(wire)) == wire  # plain data for Tune
+    back = CellConfig.from_wire(wire)
+    assert back == cell and back.__dict__["cell_id"] == cell.cell_id  # not hashed again on the worker
+    assert back.typed_options == cell.typed_options and back.typed_options is back.typed_options

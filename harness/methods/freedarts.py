@@ -17,7 +17,7 @@ def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAUL
     info = DATASETS[cell.dataset]
     t0 = time.perf_counter()
     # Weights first, alpha last, from the seeded CPU RNG (as the authors' code); then move.
-    net = space.build_supernet(space.options(**cell.options), num_classes=info.num_classes, input_size=info.input_size,
+    net = space.build_supernet(cell.typed_options, num_classes=info.num_classes, input_size=info.input_size,
                                alpha_transform=cell.alpha_transform, alpha_scale=cell.alpha_scale)
     zeros.prepare(net, abs_weights=cell.abs_weights, abs_alpha=cell.abs_alpha, bn_mode=cell.bn_mode, dtype=cell.dtype)
     net.to(device)

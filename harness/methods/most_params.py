@@ -32,7 +32,7 @@ def run(cell, space, batch: Batch, device: torch.device, engine=None):
 
     require(space, "most_params", "sample_genotype")
     num_classes = DATASETS[cell.dataset].num_classes
-    options = space.options(**cell.options)
+    options = cell.typed_options
     steps: list[Step] = []
     best_i, best = -1, -1
     genotypes = sample_distinct(space, random.Random(cell.seed), cell.n_samples)

@@ -66,7 +66,7 @@ def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAUL
         raise ValueError(f"proxy {proxy.name!r} needs a labelled batch but the cell's variant {cell.variant!r} "
                          "gives none; set variant: labels (synflow works with D)")
     info = DATASETS[cell.dataset]
-    options = space.options(**cell.options)
+    options = cell.typed_options
     steps: list[Step] = []
     best_i, best = -1, float("-inf")
     genotypes = sample_distinct(space, random.Random(cell.seed), cell.n_samples)

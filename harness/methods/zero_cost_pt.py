@@ -74,7 +74,7 @@ def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAUL
                          "gives none; set variant: labels (synflow works with D)")
     info = DATASETS[cell.dataset]
     t0 = time.perf_counter()
-    net = space.build_supernet(space.options(**cell.options), num_classes=info.num_classes,
+    net = space.build_supernet(cell.typed_options, num_classes=info.num_classes,
                                input_size=info.input_size, alpha_transform="raw", alpha_scale=cell.alpha_scale)
     with torch.no_grad():
         for alpha in net.alphas.values():

@@ -37,6 +37,7 @@ from harness.report._base import (
     PAPER_SEARCH_COST_S, Fragment, ReportOptions, has_space, labelled, latex_escape, md_escape, method_column,
     section, sweep_name, write_text,
 )
+from harness.report._summary import summarize
 from harness.report._latex import latex_table
 from harness.report.arch_figures import draw_darts_rows
 
@@ -89,12 +90,7 @@ def darts_cells(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _pm(values: pd.Series, digits: int = 2) -> str:
-    v = values.dropna()
-    if v.empty:
-        return "—"
-    if len(v) == 1:
-        return f"{v.iloc[0]:.{digits}f}"
-    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"  # sample std, as every other report table
+    return summarize(values).pm(digits)  # sample std, as every other report table
 
 
 def error_columns(frame: pd.DataFrame) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ from harness import store
 from harness.report._base import (
     Fragment, ReportOptions, freedarts_only, latex_escape, section, short_error, sweep_name, write_text,
 )
+from harness.report._summary import ok_values, summarize
 from harness.report._figures import figure_legend, new_figure, save_figure
 from harness.report._latex import latex_table
 
@@ -43,13 +44,11 @@ def fig3_stats(cells: pd.DataFrame) -> pd.DataFrame:
     for (dataset, scale), g in fig3_cells(cells).groupby(["dataset", "alpha_scale"]):
         if dataset not in DATASET_METRIC:
             continue
-        ok = g[g["status"] == store.STATUS_OK]
-        values = ok[DATASET_METRIC[dataset]].dropna().astype(float)
+        s = summarize(ok_values(g, DATASET_METRIC[dataset]))
         failed = g[g["status"] != store.STATUS_OK]
         reasons = sorted({short_error(e, 60) for e in failed["error"]})
-        rows.append({"dataset": dataset, "alpha_scale": float(scale), "n_cells": len(g), "n_ok": len(values),
-                     "n_failed": len(failed), "mean": float(values.mean()) if len(values) else math.nan,
-                     "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+        rows.append({"dataset": dataset, "alpha_scale": float(scale), "n_cells": len(g), "n_ok": s.n,
+                     "n_failed": len(failed), "mean": s.mean, "std": s.std,
                      "failures": "; ".join(reasons)})
     cols = ["dataset", "alpha_scale", "n_cells", "n_ok", "n_failed", "mean", "std", "failures"]
     return pd.DataFrame(rows, columns=cols).sort_values(["dataset", "alpha_scale"], ignore_index=True)

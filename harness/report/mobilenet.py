@@ -22,6 +22,7 @@ from harness import store
 from harness.report._base import (
     Fragment, ReportOptions, display_error, freedarts_only, has_space, md_escape, section, sweep_name, write_text,
 )
+from harness.report._summary import summarize
 from harness.report._latex import latex_escape, latex_table
 
 SPACE = "mobilenet"
@@ -60,14 +61,12 @@ def table7_stats(cells: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (variant, mode, code, wm), g in mb.groupby(["variant", "mode", "code_mode", "width_mult"], sort=False):
         ok = g[g["status"] == store.STATUS_OK]
-        params, flops = ok["params_m"].dropna(), ok["flops_m"].dropna()
+        params, flops = summarize(ok["params_m"]), summarize(ok["flops_m"])
         biggest = [str(a).split(",").count(BIGGEST_OP) for a in ok["arch"]]
         rows.append({
             "method": _label(variant, mode, code), "variant": variant, "mode": mode, "code_mode": code, "width_mult": wm,
             "n_cells": len(g), "n_ok": len(ok), "n_failed": len(g) - len(ok),
-            "params_m": params.mean() if len(params) else math.nan,
-            "params_std": params.std(ddof=1) if len(params) > 1 else math.nan,
-            "flops_m": flops.mean() if len(flops) else math.nan,
+            "params_m": params.mean, "params_std": params.std, "flops_m": flops.mean,
             "median_search_s": float(ok["search_s"].median()) if len(ok) else math.nan,
             "mbe6k7_blocks": f"{min(biggest)}–{max(biggest)}" if biggest else "",
             "error": "" if len(ok) else str(g["error"].dropna().iloc[0]) if g["error"].notna().any() else "",

@@ -22,6 +22,7 @@ from harness.report._base import (
     METHOD_NAME, NO_DATA, Fragment, ReportOptions, freedarts_only, has_space, md_escape, section, sweep_name,
     write_text,
 )
+from harness.report._summary import summarize
 from harness.report._latex import latex_escape, latex_table
 
 SPACE = "nasbench1shot1"
@@ -58,8 +59,8 @@ def table4_stats(cells: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (variant, mode, edges), g in nb.groupby(["variant", "mode", "edge_selection"], sort=False):
         ok = g[g["status"] == store.STATUS_OK]
-        valid, test = _err(ok["nb101_valid_acc"]), _err(ok["nb101_test_acc"])
-        pred = _err(ok["nb101_pred_val_acc"])  # nb101_predicted: its own column, never merged with `valid`
+        valid, test = summarize(_err(ok["nb101_valid_acc"])), summarize(_err(ok["nb101_test_acc"]))
+        pred = summarize(_err(ok["nb101_pred_val_acc"]))  # nb101_predicted: its own column, never merged with `valid`
         looked_up = ok["nb101_valid_acc"].notna()
         best_valid, best_test = _err(ok["nb101_best_repeat_valid_acc"]), _err(ok["nb101_best_repeat_test_acc"])
         rows.append({
@@ -69,13 +70,9 @@ def table4_stats(cells: pd.DataFrame) -> pd.DataFrame:
             "n_cells": len(g), "n_ok": len(ok),
             "n_looked_up": int((ok["lookup_status"] == "ok").sum()),
             "n_not_in_table": int((ok["lookup_status"] == "not_in_table").sum()),
-            "n_valid": len(valid), "n_test": len(test),
-            "avg_valid": valid.mean() if len(valid) else math.nan,
-            "std_valid": valid.std(ddof=1) if len(valid) > 1 else math.nan,
-            "avg_test": test.mean() if len(test) else math.nan,
-            "std_test": test.std(ddof=1) if len(test) > 1 else math.nan,
-            "n_pred": len(pred), "avg_pred": pred.mean() if len(pred) else math.nan,
-            "std_pred": pred.std(ddof=1) if len(pred) > 1 else math.nan,
+            "n_valid": valid.n, "n_test": test.n, "avg_valid": valid.mean, "std_valid": valid.std,
+            "avg_test": test.mean, "std_test": test.std,
+            "n_pred": pred.n, "avg_pred": pred.mean, "std_pred": pred.std,
             "n_pred_only": int((~looked_up & ok["nb101_pred_val_acc"].notna()).sum()),
             "best_valid": best_valid.min() if len(best_valid) else math.nan,
             "best_test": best_test.min() if len(best_test) else math.nan,

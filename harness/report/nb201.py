@@ -23,6 +23,7 @@ from harness.report._base import (
     METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, freedarts_only, has_space,
     labelled, latex_escape, md_escape, section, setting_sort_key, short_error, sweep_name, write_text,
 )
+from harness.report._summary import ok_values, summarize
 from harness.report._figures import figure_legend, new_figure, save_figure
 from harness.report._latex import latex_table
 
@@ -113,11 +114,9 @@ def table3_stats(cells: pd.DataFrame, columns_from: str = "own") -> list[Entry]:
             source = dataset if columns_from == "own" else "cifar10"
             metric = DATASET_METRIC[dataset]
             group = rows[rows["dataset"] == source]
-            values = group.loc[group["status"] == store.STATUS_OK, metric].dropna().astype(float)
+            s = summarize(ok_values(group, metric))
             entries.append(Entry(
-                method=method, dataset=dataset, source_dataset=source, n=len(values),
-                mean=float(values.mean()) if len(values) else math.nan,
-                std=float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                method=method, dataset=dataset, source_dataset=source, n=s.n, mean=s.mean, std=s.std,
                 n_cells=len(group), n_failed=int((group["status"] != store.STATUS_OK).sum()),
                 reasons=_reasons(group, metric),
             ))

@@ -31,6 +31,7 @@ from harness.report._base import (
     NO_DATA, NOT_RUN, Fragment, ReportOptions, labelled, latex_escape, md_escape, method_column, section, sweep_name,
     write_text,
 )
+from harness.report._summary import ok_values, summarize
 from harness.report._latex import latex_table
 
 DATASET_METRIC = get_benchmark("nasbench201").dataset_metrics()  # search dataset -> NB201 test-acc column
@@ -109,10 +110,9 @@ def table2_stats(cells: pd.DataFrame) -> dict[tuple[str, str], Ours]:
         group_all = t[t["row_label"] == row]
         for dataset, metric in DATASET_METRIC.items():
             group = group_all[group_all["dataset"] == dataset]
-            values = group.loc[group["status"] == store.STATUS_OK, metric].dropna().astype(float)
-            out[(row, dataset)] = Ours(row, dataset, len(values), float(values.mean()) if len(values) else math.nan,
-                                       float(values.std(ddof=1)) if len(values) > 1 else math.nan,
-                                       len(group), int((group["status"] != store.STATUS_OK).sum()))
+            s = summarize(ok_values(group, metric))
+            out[(row, dataset)] = Ours(row, dataset, s.n, s.mean, s.std, len(group),
+                                       int((group["status"] != store.STATUS_OK).sum()))
     return out
 
 
