@@ -25,6 +25,14 @@ if not os.environ.get("HARNESS_DATA"):
     os.environ["HARNESS_DATA"] = str(SHARED_DATA)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Ray tests (marked slow or cluster) share one xdist group: one worker runs them one after the other,
+    as they assume (process and port checks, 2 CPUs each), while the other worker runs the rest."""
+    for item in items:
+        if item.get_closest_marker("slow") or item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     root = Path(os.environ["HARNESS_DATA"])

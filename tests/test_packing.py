@@ -66,6 +66,7 @@ def test_bad_cells_per_trial_names_the_key(value):
         parse({"name": "p", "grid": {"seed": [0]}, "cells_per_trial": value}, "<test>")
 
 
+@pytest.mark.slow
 def test_packed_sweep_with_a_worker_death_inside_a_pack(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("name: pk\ncells_per_trial: 3\nmax_retries: 1\nbenchmark: none\ngrid:\n  seed: [0, 1, 2, 3, 4, 5]\n"
