@@ -47,6 +47,7 @@ from harness.cell import (  # noqa: F401  (re-exported: callers import the cell 
 from harness.data import DATASETS
 from harness.errors import ConfigError, UnknownNameError
 from harness.methods import list_methods
+from harness.sweep_benchmarks import check_benchmark, check_extra_benchmarks
 from spaces import get_space, list_spaces
 
 RESOURCE_MODES = ("timing", "throughput")
@@ -353,12 +354,8 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
                 cells.append(cell)
 
     benchmark = raw.get("benchmark", "nasbench201")
-    from benchmarks import list_benchmarks  # local: keeps `import harness.config` light
-
-    if benchmark != "none" and benchmark not in list_benchmarks():
-        raise UnknownNameError("benchmark", benchmark, [*list_benchmarks(), "none"], f"{source}:benchmark")
-    _check_answers(benchmark, cells, f"{source}:benchmark", "set benchmark: to {} or none")
-    extra_benchmarks = _extra_benchmarks(raw.get("extra_benchmarks"), benchmark, cells, f"{source}:extra_benchmarks")
+    check_benchmark(benchmark, cells, f"{source}:benchmark")
+    extra_benchmarks = check_extra_benchmarks(raw.get("extra_benchmarks"), benchmark, cells, f"{source}:extra_benchmarks")
     _check_methods(cells, source)
     images_dir = raw.get("images_dir") or {}
     if not isinstance(images_dir, dict):
@@ -381,40 +378,6 @@ def parse(raw: Any, source: str = "<dict>") -> SweepConfig:
         images_dir=tuple(sorted(images_dir.items())), max_retries=max_retries, cells_per_trial=cells_per_trial,
         resources=_parse_resources(raw.get("resources"), f"{source}:resources"), cells=tuple(cells), raw=raw,
     )
-
-
-def _check_answers(benchmark: str, cells: list[CellConfig], where: str, fix: str) -> None:
-    """A benchmark that does not answer one of the sweep's spaces fails at load: every lookup would fail."""
-    from benchmarks import get_benchmark, list_benchmarks
-
-    for space in sorted({c.space for c in cells}) if benchmark != "none" else ():
-        if space not in get_benchmark(benchmark).spaces:
-            fits = [b for b in list_benchmarks() if space in get_benchmark(b).spaces]
-            raise ConfigError(where, f"benchmark {benchmark!r} does not answer space {space!r} (it answers "
-                                     f"{', '.join(get_benchmark(benchmark).spaces)}); "
-                              + fix.format(" or ".join(fits) or "another benchmark"))
-
-
-def _extra_benchmarks(value: Any, benchmark: str, cells: list[CellConfig], where: str) -> tuple[str, ...]:
-    """`extra_benchmarks:` checked: known names, none twice, not the primary, each answering every space."""
-    from benchmarks import list_benchmarks
-
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(where, f"extra_benchmarks is a list of benchmark names, got {value!r}")
-    if value and benchmark == "none":
-        raise ConfigError(where, "extra_benchmarks needs a primary benchmark; set benchmark: to one of them")
-    for name in value:
-        if name not in list_benchmarks():
-            raise UnknownNameError("benchmark", name, list_benchmarks(), where)
-        if name == benchmark or value.count(name) > 1:
-            raise ConfigError(where, f"{name!r} is named twice (benchmark: and extra_benchmarks: together name "
-                                     "each benchmark once); remove the repeat")
-        _check_answers(name, cells, where, "remove it, or use {}")
-    return tuple(value)
 
 
 def field_value(key: str, text: str, where: str) -> Any:

@@ -52,7 +52,7 @@ from harness.lock import ResultsLock, ResultsLockedError, describe
 from harness.progress import Progress
 from harness.runner import PATH_COLUMNS, RunContext, failed_row, git_provenance, portable, run_cell
 from harness.relookup import relookup
-from harness.tables import pack_table, resolve_table, table_ref
+from harness.tables import extra_table_refs, pack_table, resolve_table
 
 log = logging.getLogger("harness.sweep")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
@@ -233,15 +233,8 @@ def make_context(sweep: SweepConfig, out=sys.stderr, engine: str = DEFAULT_ENGIN
         out.write(f"note: no {sweep.benchmark} table found, searches run without lookups; "
                   f"{get_benchmark(sweep.benchmark).obtain_hint}\n")
     table_files, table_key = pack_table(table_dir)
-    extra = []
-    for name in sweep.extra_benchmarks:
-        extra_dir = resolve_table(sweep, out, benchmark=name)
-        if extra_dir is None:
-            out.write(f"note: no {name} table found (extra_benchmarks), rows will not have its columns; "
-                      f"{get_benchmark(name).obtain_hint}\n")
-        extra.append(table_ref(name, extra_dir))
     return RunContext(sweep=sweep.name, benchmark=sweep.benchmark, table_dir=table_dir,
-                      table_files=table_files, table_key=table_key, extra_tables=tuple(extra),
+                      table_files=table_files, table_key=table_key, extra_tables=extra_table_refs(sweep, out),
                       data_root=str(data_root(sweep.data_root)), images_dir=sweep.images_dir,
                       provenance=tuple(git_provenance().items()),
                       faults=parse_faults(os.environ.get(KILL_ENV, "")),

@@ -143,6 +143,19 @@ def table_ref(benchmark: str, table_dir: str | None) -> TableRef:
     return TableRef(benchmark=benchmark, table_dir=table_dir, table_files=files, table_key=key)
 
 
+def extra_table_refs(sweep, out=sys.stderr) -> tuple[TableRef, ...]:
+    """The sweep's `extra_benchmarks`, each resolved, verified and packed like the primary table; a
+    missing one is a note line (its columns stay empty, `lookups_json` says no_table), not an error."""
+    refs = []
+    for name in sweep.extra_benchmarks:
+        table_dir = resolve_table(sweep, out, benchmark=name)
+        if table_dir is None:
+            out.write(f"note: no {name} table found (extra_benchmarks), rows will not have its columns; "
+                      f"{get_benchmark(name).obtain_hint}\n")
+        refs.append(table_ref(name, table_dir))
+    return tuple(refs)
+
+
 def local_table_dir(ctx) -> str | None:
     """The table directory this process reads: one whose content hash is the driver's (see module doc).
 
