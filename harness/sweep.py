@@ -51,7 +51,7 @@ from harness.interrupts import EXIT_INTERRUPTED, NullSignals, Signals
 from harness.lock import ResultsLock, ResultsLockedError, describe
 from harness.progress import Progress
 from harness.runner import PATH_COLUMNS, RunContext, failed_row, git_provenance, portable, run_cell
-from harness.relookup import relookup
+from harness.relookup import relookup, stale_rows
 from harness.tables import extra_table_refs, pack_table, resolve_table
 
 log = logging.getLogger("harness.sweep")
@@ -408,6 +408,10 @@ def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
     for cell_id in state.selected:
         s = statuses.get(cell_id, "missing")
         counts[s] = counts.get(s, 0) + 1
+    stale = stale_rows(cells, results_dir, sweep.benchmark, sweep.extra_benchmarks)
+    if stale:
+        print(f"note: {stale} ok rows were looked up in other benchmarks than {sweep.source} names; "
+              "--relookup updates them without searching", file=sys.stderr)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"done: {summary}; results in {results_dir} "
           f"(pd.read_parquet('{results_dir}/cells'); report: python -m harness.report {results_dir})", file=sys.stderr)

@@ -58,7 +58,7 @@ def _sweep_file(tmp_path: Path, primary: str, extra: str) -> Path:
     return path
 
 
-def test_extra_benchmarks_fill_their_columns_and_relookup_swaps_the_primary(cache, tmp_path, monkeypatch):
+def test_extra_benchmarks_fill_their_columns_and_relookup_swaps_the_primary(cache, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARNESS_CACHE", str(cache))
     sweep = load(_sweep_file(tmp_path, "yahpo_nb301", "nb301_distilled"))
     assert sweep.extra_benchmarks == ("nb301_distilled",)
@@ -80,7 +80,11 @@ def test_extra_benchmarks_fill_their_columns_and_relookup_swaps_the_primary(cach
     trajectories = {p.name: p.read_bytes() for p in (results / store.TRAJECTORY_DIR).iterdir()}
 
     swapped = _sweep_file(tmp_path, "nb301_distilled", "yahpo_nb301")
+    assert sweep_main([str(swapped), "--results", str(tmp_path / "results")]) == 0  # nothing to run: says so
+    assert "note: 2 ok rows were looked up in other benchmarks than" in capsys.readouterr().err
     assert sweep_main([str(swapped), "--results", str(tmp_path / "results"), "--relookup"]) == 0
+    assert sweep_main([str(swapped), "--results", str(tmp_path / "results")]) == 0
+    assert "looked up in other benchmarks" not in capsys.readouterr().err
     after = store.read_cells(results).set_index("cell_id").sort_index()
     assert (after["benchmark"] == "nb301_distilled").all() and (after["lookup_status"] == "ok").all()
     assert after["nb301d_val_err"].tolist() == pytest.approx(before["nb301d_val_err"].tolist())
