@@ -165,6 +165,11 @@ def resolve(cell: CellConfig) -> CellConfig:
     default_scale = (space.default_alpha_scale if space.default_alpha_scale_for is None
                      else space.default_alpha_scale_for(options_obj))  # e.g. DARTS preset imagenet: 5e-4
     method = get_method(cell.method)  # its proxy / n_samples defaults (FreeDARTS: none, cell_id unchanged)
+    for key in ("proxy", "n_samples"):  # a setting the method does not take would change the cell id, not the search
+        if getattr(cell, key) is not None and key not in method.settings():
+            takes = ", ".join(method.settings()) or "no method settings"
+            raise ValueError(f"method {cell.method!r} takes no {key} (got {getattr(cell, key)!r}; it takes {takes}); "
+                             f"remove {key}: from its cells")
     proxy = method.default_proxy if cell.proxy is None else cell.proxy
     if proxy is not None:
         get_proxy(proxy)  # unknown names fail here, with the valid choices
@@ -180,4 +185,6 @@ def resolve(cell: CellConfig) -> CellConfig:
         n_samples=method.default_n_samples if cell.n_samples is None else cell.n_samples,
     )
     resolved.__dict__["typed_options"] = options_obj  # the object `space_options` was just read from
+    if method.check is not None:
+        method.check(resolved)  # the method's own rules (e.g. random: n_samples 1)
     return resolved

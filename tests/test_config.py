@@ -131,7 +131,7 @@ def test_fields_added_later_keep_old_cell_ids_at_their_neutral_value():
     # The id of this cell was fixed before `method`/`proxy`/`n_samples` existed (results/table3).
     cell = resolve(CellConfig(dataset="cifar10", variant="D", mode="iterative", seed=0))
     assert cell.cell_id == "05cf3e647a874d1d"
-    other = resolve(CellConfig(dataset="cifar10", variant="D", mode="iterative", seed=0, n_samples=10))
+    other = resolve(CellConfig(dataset="cifar10", variant="D", mode="iterative", seed=0, method="zero_cost", n_samples=10))
     assert other.cell_id != cell.cell_id
 
 
@@ -151,3 +151,15 @@ def test_a_cell_crosses_to_a_worker_with_its_id_and_is_parsed_once_there():
     back = CellConfig.from_wire(wire)
     assert back == cell and back.__dict__["cell_id"] == cell.cell_id  # not hashed again on the worker
     assert back.typed_options == cell.typed_options and back.typed_options is back.typed_options
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"method": "freedarts", "proxy": "synflow"}, "method 'freedarts' takes no proxy"),
+    ({"method": "freedarts", "n_samples": 10}, "method 'freedarts' takes no n_samples"),
+    ({"method": "random", "n_samples": 5}, "method 'random' draws one architecture per cell"),
+])
+def test_a_setting_the_method_does_not_take_fails_at_load(settings, match):
+    # Accepted before, such a setting changed the cell id and nothing else (or failed in every worker).
+    with pytest.raises(ConfigError, match=match) as info:
+        parse({"settings": settings}, "x.yaml")
+    assert str(info.value).startswith("x.yaml:")

@@ -3,6 +3,7 @@ networks (channels=4, one cell per stage) with the real NB201 table; their confi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -66,7 +67,10 @@ def test_random_draws_the_seeded_uniform_cell(ctx):
 
 
 def test_random_rejects_more_samples(ctx):
-    row, _ = _run(ctx, method="random", n_samples=3)
+    with pytest.raises(ValueError, match="draws one architecture per cell"):  # at load, in resolve
+        _run(ctx, method="random", n_samples=3)
+    cell = dataclasses.replace(resolve(CellConfig(method="random", seed=0)), n_samples=3)  # past resolve: the run says so too
+    row, _ = run_cell(cell, ctx)
     assert row["status"] == "failed" and "draws one architecture per cell" in row["error"]
 
 

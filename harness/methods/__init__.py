@@ -51,7 +51,9 @@ class MethodSpec:
     `default_proxy` / `default_n_samples`: what `resolve` fills into unset `proxy` / `n_samples`
     (None: the method takes no such setting, and setting it is an error).
     `needs`: the `SpaceSpec` capabilities it calls (e.g. `sample_genotype`); `spaces`: the only
-    spaces it supports (None = any space that has `needs`). `incompatibility` reads both."""
+    spaces it supports (None = any space that has `needs`). `incompatibility` reads both.
+    `check`: the method's own validation of a resolved cell's settings (raises ValueError naming the
+    fix), run by `harness.config.resolve`, i.e. at load, not in a worker."""
 
     name: str
     run: Callable[..., MethodOutcome]
@@ -61,13 +63,18 @@ class MethodSpec:
     default_n_samples: int | None = None
     needs: tuple[str, ...] = ()
     spaces: tuple[str, ...] | None = None
+    check: Callable[[Any], None] | None = None
+
+    def settings(self) -> tuple[str, ...]:
+        """The method-setting cell fields it takes (the others must stay unset)."""
+        return tuple(k for k, d in (("proxy", self.default_proxy), ("n_samples", self.default_n_samples)) if d is not None)
 
 
 METHODS: dict[str, MethodSpec] = registry.build((
     MethodSpec("freedarts", _freedarts.run,
                "FreeDARTS: ZEROS |dL/dalpha * alpha| + iterative or one-shot pruning"),
     MethodSpec("random", _random.run, "one uniformly random architecture per seed",
-               uses_batch=False, default_n_samples=1, needs=("sample_genotype",)),
+               uses_batch=False, default_n_samples=1, needs=("sample_genotype",), check=_random.check),
     MethodSpec("zero_cost", _zero_cost.run,
                "Abdelfattah et al.: best of N sampled networks by a summing-up proxy",
                default_proxy="synflow", default_n_samples=1000, needs=("sample_genotype", "discrete_network")),

@@ -18,14 +18,19 @@ from harness.freedarts import Step
 from harness.methods._sampling import SampledResult, require
 
 
+def check(cell) -> None:
+    """At load (harness.config.resolve): `random` draws exactly one architecture per cell."""
+    if cell.n_samples != 1:
+        raise ValueError(f"method 'random' draws one architecture per cell, got n_samples={cell.n_samples}; "
+                         "leave n_samples unset and add seeds instead")
+
+
 def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAULT_ENGINE):
     """`engine` is accepted and ignored: nothing is scored."""
     from harness.methods import MethodOutcome
 
     require(space, "random", "sample_genotype")
-    if cell.n_samples != 1:
-        raise ValueError(f"method 'random' draws one architecture per cell, got n_samples={cell.n_samples}; "
-                         "leave n_samples unset and add seeds instead")
+    check(cell)
     t0 = time.perf_counter()
     genotype = space.sample_genotype(random.Random(cell.seed))
     key = space.arch_key(genotype)
