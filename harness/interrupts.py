@@ -41,7 +41,13 @@ class Signals:
         hook = sys.unraisablehook
 
         def quiet_interrupts(unraisable) -> None:  # an interrupt Python swallowed: `rearm` delivers it
-            if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            exc = unraisable.exc_value
+            if isinstance(exc, SystemExit) and exc.code in (signal.SIGTERM, signal.SIGINT):
+                # Ray's own SIGTERM handler (installed by ray.init) ran sys.exit(signum) where Python
+                # ignores exceptions (logging's at-fork lock release; measured): count it as ours.
+                self.received += 1
+                return
+            if not isinstance(exc, KeyboardInterrupt):
                 hook(unraisable)
 
         sys.unraisablehook = quiet_interrupts

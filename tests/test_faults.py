@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -193,6 +194,23 @@ def test_an_interrupt_waits_for_a_cell_write_to_finish():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(1)
+
+
+def test_a_sigterm_exit_that_python_swallowed_during_ray_start_is_delivered_by_rearm():
+    # Ray's SIGTERM handler calls sys.exit(15); raised inside logging's at-fork lock release, Python
+    # reports it to sys.unraisablehook and goes on (the sweep then ran to the end with exit 0, measured).
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    hook = sys.unraisablehook
+    try:
+        with Signals() as signals:
+            sys.unraisablehook(types.SimpleNamespace(exc_type=SystemExit, exc_value=SystemExit(signal.SIGTERM),
+                                                     exc_traceback=None, err_msg=None, object=None))
+            with pytest.raises(KeyboardInterrupt):
+                signals.rearm()
+    finally:  # an interrupted Signals keeps its handlers for the exit of the command: give pytest its own back
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        sys.unraisablehook = hook
 
 
 # -- 4: one driver per results folder ---------------------------------------------------------------------
