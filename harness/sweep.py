@@ -36,6 +36,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -126,8 +127,15 @@ def _trainable(config: dict[str, Any], ctx: RunContext, ledger=None) -> None:
         tune.report({"cell_row": json.dumps(row, default=str), "trajectory": json.dumps(trajectory, default=str)})
 
 
-def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, written: set[str], signals, ledger=None):
+def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, written: set[str], signals, ledger=None,
+                   *, max_retries: int = 0, prior: Mapping[str, int] | None = None, requeue: dict | None = None):
+    """`prior`: failures a pack already had in earlier rounds (by trial name). A pack that Tune gives
+    up on with retries left (a retry that fails while still starting, e.g. placed on a node that has
+    just left: Tune recovers only RUNNING trials) goes to `requeue` (pack -> failures so far) for
+    the next round instead of getting failed rows."""
     from ray.tune import Callback
+
+    prior = prior or {}
 
     roots = _driver_roots(ctx)
 
@@ -157,7 +165,7 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writt
             row = json.loads(result["cell_row"])
             for key in ("started_at", "finished_at"):
                 row[key] = _parse_time(row.get(key))
-            row["attempt"] = trial.num_failures + 1
+            row["attempt"] = prior.get(packing.trial_name(trial.config["cells"]), 0) + trial.num_failures + 1
             write(row, json.loads(result.pop("trajectory")))
             # Tune keeps last_result in its experiment state: keep it small (Tune allows in-place edits).
             result.pop("cell_row")
@@ -168,7 +176,12 @@ def _make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writt
             err = trial.get_error() or "worker died"
             last = [ln for ln in str(err).strip().splitlines() if ln.strip()]
             reason = last[-1] if last else str(err)
-            attempts = trial.num_failures
+            name = packing.trial_name(trial.config["cells"])
+            attempts = prior.get(name, 0) + max(1, trial.num_failures)  # a preempted actor is not counted by Tune
+            if requeue is not None and attempts <= max_retries:
+                log.info("trial %s failed while starting after %d attempt(s); it runs again", name, attempts)
+                requeue[name] = attempts
+                return
             for wire in trial.config["cells"]:  # a pack's finished cells keep their rows
                 cell = CellConfig.from_wire(wire)
                 if cell.cell_id not in written:
@@ -277,18 +290,26 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
         ledger = packing.remote_ledger() if any(len(p) > 1 for p in packs) else None
         if ledger is not None:
             log.info("%d cells in %d trials (cells_per_trial=%s)", len(cells), len(packs), cells_per_trial)
-        tuner = tune.Tuner(
-            tune.with_resources(tune.with_parameters(_trainable, ctx=ctx, ledger=ledger), resources),
-            # Plain dicts: Tune's trial-config handling does not keep objects (a CellConfig arrived as a tuple).
-            param_space={"cells": tune.grid_search([[c.to_wire() for c in p] for p in packs])},
-            tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent,
-                                        trial_name_creator=lambda t: packing.trial_name(t.config["cells"]),
-                                        trial_dirname_creator=lambda t: packing.trial_name(t.config["cells"])),
-            run_config=tune.RunConfig(name=sweep.name, storage_path=storage, verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=sweep.max_retries),
-                                      callbacks=[_make_callback(results_dir, progress, ctx, written, signals, ledger)]),
-        )
-        tuner.fit()
+        trainable = tune.with_resources(tune.with_parameters(_trainable, ctx=ctx, ledger=ledger), resources)
+        prior: dict[str, int] = {}
+        while packs:  # a round per batch of packs Tune gave up on with retries left (_make_callback)
+            requeue: dict[str, int] = {}
+            tuner = tune.Tuner(
+                trainable,
+                # Plain dicts: Tune's trial-config handling does not keep objects (a CellConfig arrived as a tuple).
+                param_space={"cells": tune.grid_search([[c.to_wire() for c in p] for p in packs])},
+                tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent,
+                                            trial_name_creator=lambda t: packing.trial_name(t.config["cells"]),
+                                            trial_dirname_creator=lambda t: packing.trial_name(t.config["cells"])),
+                run_config=tune.RunConfig(
+                    name=sweep.name, storage_path=storage, verbose=0,
+                    failure_config=tune.FailureConfig(max_failures=sweep.max_retries - max(prior.values(), default=0)),
+                    callbacks=[_make_callback(results_dir, progress, ctx, written, signals, ledger,
+                                              max_retries=sweep.max_retries, prior=prior, requeue=requeue)]),
+            )
+            tuner.fit()
+            packs = [p for p in packs if packing.trial_name([c.to_wire() for c in p]) in requeue]
+            prior = requeue
     finally:
         if progress is not None:
             progress.close()

@@ -477,3 +477,31 @@ def test_committed_results_still_read(data_root):
     # no_data = exactly the labelled cells on CIFAR-100 / ImageNet16-120 (no training images here): 8 per seed
     missing = (cells.variant != "D") & (cells.dataset != "cifar10")
     assert (cells.status == "no_data").equals(missing) and missing.sum() == 8 * cells.seed.nunique()
+
+
+def test_a_pack_tune_gave_up_on_with_retries_left_runs_again_else_gets_a_failed_row(tmp_path):
+    """Tune recovers only RUNNING trials: a retry that fails while it starts (placed on a node that
+    has just left) ends the trial with retries left. Such a pack goes to the next round; one that
+    used its retries gets a `failed` row naming its attempts."""
+    import types as _types
+
+    from harness.progress import Progress
+    from harness.runner import RunContext
+    from harness.sweep import _make_callback
+
+    cells = parse({"grid": {"seed": [0, 1]}}, "x.yaml").cells
+    ctx = RunContext(sweep="x", benchmark="none")
+
+    def trial(cell, failures):
+        return _types.SimpleNamespace(config={"cells": [cell.to_wire()]}, num_failures=failures,
+                                      get_error=lambda: "RayActorError: the actor died\n")
+
+    requeue: dict[str, int] = {}
+    cb = _make_callback(tmp_path, Progress(2, stream=io.StringIO()), ctx, set(), Signals(), max_retries=3,
+                        prior={cells[1].cell_id: 2}, requeue=requeue)
+    cb.on_trial_error(0, [], trial(cells[0], 2))  # 2 of 4 attempts used: runs again
+    cb.on_trial_error(0, [], trial(cells[1], 2))  # 2 + 2 = 4 attempts: recorded
+    assert requeue == {cells[0].cell_id: 2}
+    rows = store.read_cells(tmp_path)
+    assert rows.cell_id.tolist() == [cells[1].cell_id] and rows.status.tolist() == ["failed"]
+    assert "after 4 attempt(s)" in rows.error.iloc[0] and rows.attempt.iloc[0] == 4
