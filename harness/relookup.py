@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.dataset as ds
+import pyarrow as pa
 
 from harness import store
 from harness.cell import CellConfig
@@ -39,18 +39,15 @@ class RelookupCounts:
                 f"{self.not_ok} rows not ok left alone")
 
 
-def stale_rows(cells: list[CellConfig], results_dir: Path, benchmark: str, extra: tuple[str, ...]) -> int:
+def stale_rows(cells: list[CellConfig], table: pa.Table | None, benchmark: str, extra: tuple[str, ...]) -> int:
     """How many `ok` rows of `cells` were not looked up in exactly these benchmarks (another primary, or an
-    extra benchmark missing from their `lookups_json`): the rows `--relookup` would change."""
-    files = store.part_files(Path(results_dir) / store.CELLS_DIR)
-    if not files:
+    extra benchmark missing from their `lookups_json`): the rows `--relookup` would change.
+
+    `table`: the results folder's cells rows, as `store.read_cells_table` returns them."""
+    if table is None:
         return 0
     wanted = {c.cell_id for c in cells}
     columns = ["cell_id", "status", "benchmark", "lookups_json"]
-    try:
-        table = ds.dataset([str(f) for f in files], format="parquet", schema=store.CELL_SCHEMA).to_table(columns=columns)
-    except Exception:  # noqa: BLE001  (an unreadable file: the sweep quarantines it; nothing to say here)
-        return 0
     stale = 0
     for cell_id, status, bench, lookups in zip(*(table.column(c).to_pylist() for c in columns)):
         if cell_id not in wanted or status != store.STATUS_OK:

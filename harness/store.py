@@ -339,7 +339,15 @@ def read_trajectory(results_dir: str | Path) -> pd.DataFrame:
 
 
 def cell_statuses(results_dir: str | Path) -> dict[str, str]:
-    """cell_id -> status of every cell with a readable row (what resume skips).
+    """cell_id -> status of every cell with a readable row (what resume skips)."""
+    table = read_cells_table(results_dir)
+    if table is None:
+        return {}
+    return dict(zip(table.column("cell_id").to_pylist(), table.column("status").to_pylist()))
+
+
+def read_cells_table(results_dir: str | Path) -> pa.Table | None:
+    """Every readable cells row as one Arrow table (status upgraded), None when there is none.
 
     Reads every cells part file whole, so that every page's checksum is checked: one dataset
     scan, and file by file (quarantining the bad ones) only when that scan fails.
@@ -347,7 +355,7 @@ def cell_statuses(results_dir: str | Path) -> dict[str, str]:
     results_dir = Path(results_dir)
     files = part_files(results_dir / CELLS_DIR)
     if not files:
-        return {}
+        return None
     try:
         fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
             page_checksum_verification=True))
@@ -358,9 +366,8 @@ def cell_statuses(results_dir: str | Path) -> dict[str, str]:
         parts = [t for f in files if (t := _read_part(results_dir, f)) is not None]
         table = pa.concat_tables([_conform(t, CELL_SCHEMA) for t in parts]) if parts else None
     if table is None:
-        return {}
-    statuses = _upgraded_status(table)
-    return dict(zip(table.column("cell_id").to_pylist(), statuses.to_pylist()))
+        return None
+    return table.set_column(table.schema.get_field_index("status"), "status", _upgraded_status(table))
 
 
 # Columns added after results were first written, and the value that rows written before them

@@ -424,12 +424,14 @@ def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
               f"{len(todo)} to run -> {results_dir}", file=sys.stderr)
         run(sweep, todo, results_dir, ctx, address=args.address, max_concurrent=args.max_concurrent,
             written=state.written, signals=signals, cells_per_trial=args.cells_per_trial)
-        statuses = store.cell_statuses(results_dir)
+        table = store.read_cells_table(results_dir)  # one read for the summary and the stale-lookup note
+        statuses = {} if table is None else dict(zip(table.column("cell_id").to_pylist(),
+                                                     table.column("status").to_pylist()))
     counts: dict[str, int] = {}
     for cell_id in state.selected:
         s = statuses.get(cell_id, "missing")
         counts[s] = counts.get(s, 0) + 1
-    stale = stale_rows(cells, results_dir, sweep.benchmark, sweep.extra_benchmarks)
+    stale = stale_rows(cells, table, sweep.benchmark, sweep.extra_benchmarks)
     if stale:
         print(f"note: {stale} ok rows were looked up in other benchmarks than {sweep.source} names; "
               "--relookup updates them without searching", file=sys.stderr)
