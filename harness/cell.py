@@ -155,8 +155,37 @@ CELL_FIELDS = tuple(f.name for f in fields(CellConfig))
 _ADDED_FIELDS: dict[str, Any] = {"method": "freedarts", "proxy": None, "n_samples": None}
 
 
+# The search settings: what a method may read besides space, dataset, seed, space_options and its
+# own proxy / n_samples (`MethodSpec.reads`; FreeDARTS reads them all).
+SEARCH_SETTINGS = ("variant", "mode", "alpha_scale", "alpha_transform", "abs_weights", "abs_alpha", "batch_size",
+                   "augment", "normalization", "reinit_weights_each_step", "tie_break", "prune_pool", "bn_mode",
+                   "dtype")
+_DEFAULTS = {f.name: f.default for f in fields(CellConfig)}
+
+
 def resolve(cell: CellConfig) -> CellConfig:
-    """Fill every `None` with the documented default of the space / variant."""
+    """Fill every `None` with the documented default of the space / variant / method.
+
+    A search setting the cell's method does not read (`MethodSpec.reads`) must keep its default:
+    otherwise one search would run under several cell ids (e.g. `random` over three alpha-scales)
+    and be counted as several seeds."""
+    method = get_method(cell.method)
+    resolved = _fill(cell)
+    if method.reads is not None:
+        unread = [k for k in SEARCH_SETTINGS if k not in method.reads]
+        neutral = _fill(dataclasses.replace(cell, **{k: _DEFAULTS[k] for k in unread}))
+        changed = [k for k in unread if getattr(cell, k) not in (_DEFAULTS[k], getattr(neutral, k))]
+        if changed:
+            reads = ", ".join(method.reads) or "none"
+            raise ValueError(f"method {cell.method!r} does not read {', '.join(f'{k}={getattr(cell, k)!r}' for k in changed)} "
+                             f"(the search settings it reads: {reads}); set these only in the grid entries of the "
+                             "methods that read them (e.g. a `- method: [freedarts]` entry of `grid:`)")
+    if method.check is not None:
+        method.check(resolved)  # the method's own rules (e.g. random: n_samples 1)
+    return resolved
+
+
+def _fill(cell: CellConfig) -> CellConfig:
     space = get_space(cell.space)
     abs_weights = (cell.variant == "D") if cell.abs_weights is None else cell.abs_weights
     abs_alpha = (abs_weights and space.alpha_in_state_dict) if cell.abs_alpha is None else cell.abs_alpha
@@ -185,6 +214,4 @@ def resolve(cell: CellConfig) -> CellConfig:
         n_samples=method.default_n_samples if cell.n_samples is None else cell.n_samples,
     )
     resolved.__dict__["typed_options"] = options_obj  # the object `space_options` was just read from
-    if method.check is not None:
-        method.check(resolved)  # the method's own rules (e.g. random: n_samples 1)
     return resolved

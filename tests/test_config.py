@@ -163,3 +163,35 @@ def test_a_setting_the_method_does_not_take_fails_at_load(settings, match):
     with pytest.raises(ConfigError, match=match) as info:
         parse({"settings": settings}, "x.yaml")
     assert str(info.value).startswith("x.yaml:")
+
+
+@pytest.mark.parametrize("settings, grid, needle", [
+    ({"method": "random"}, {"alpha_scale": [1e-3, 1e-2]}, "method 'random' does not read alpha_scale=0.01"),
+    ({"method": "most_params"}, {"variant": ["labels"]}, "method 'most_params' does not read variant='labels'"),
+    ({"method": "zero_cost", "n_samples": 10}, {"mode": ["oneshot"]}, "does not read mode='oneshot'"),
+    ({"method": "zero_cost_pt"}, {"tie_break": ["random"]}, "does not read tie_break='random'"),
+])
+def test_a_search_setting_the_method_does_not_read_fails_at_load(settings, grid, needle):
+    # Accepted before: one search ran under several cell ids and the report counted it as several seeds.
+    with pytest.raises(ConfigError) as info:
+        parse({"settings": settings, "grid": grid}, "x.yaml")
+    assert str(info.value).startswith("x.yaml:grid") and needle in str(info.value)
+    assert "(the search settings it reads:" in str(info.value)
+
+
+def test_a_method_may_hold_the_defaults_of_settings_it_does_not_read_and_resolve_is_idempotent():
+    from harness.cell import SEARCH_SETTINGS
+    from harness.methods import METHODS
+
+    # Written explicitly at their default (as sweeps/table2.yaml's shared `mode: iterative`): accepted, same id.
+    explicit = parse({"settings": {"method": "random", "mode": "iterative", "variant": "D", "alpha_scale": 1e-3,
+                                   "abs_weights": True}}, "x.yaml").cells[0]
+    assert explicit.cell_id == parse({"settings": {"method": "random"}}, "x.yaml").cells[0].cell_id
+    # What a baseline does read may vary (zero_cost scores the variant's batch).
+    cells = parse({"settings": {"method": "zero_cost", "proxy": "snip", "n_samples": 10},
+                   "grid": {"variant": ["labels"], "batch_size": [32, 64]}}, "x.yaml").cells
+    assert len({c.cell_id for c in cells}) == 2
+    for name, spec in METHODS.items():
+        assert spec.reads is None or set(spec.reads) <= set(SEARCH_SETTINGS), name
+        cell = resolve(CellConfig(method=name))
+        assert resolve(cell) == cell and resolve(cell).cell_id == cell.cell_id

@@ -43,8 +43,10 @@ UNSUPPORTED = [p for p in PAIRS if p not in SUPPORTED]
 
 def _cell(space: str, method: str, **kw) -> CellConfig:
     spec = get_space(space)
-    n = N_SAMPLES if get_method(method).default_n_samples not in (None, 1) else None
-    return resolve(CellConfig(space=space, dataset=spec.datasets[0], method=method, mode="oneshot",
+    m = get_method(method)
+    n = N_SAMPLES if m.default_n_samples not in (None, 1) else None
+    mode = "oneshot" if m.reads is None or "mode" in m.reads else "iterative"  # a setting it does not read keeps its default
+    return resolve(CellConfig(space=space, dataset=spec.datasets[0], method=method, mode=mode,
                               space_options=tuple(sorted(TINY[space].items())), n_samples=n, **kw))
 
 

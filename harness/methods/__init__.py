@@ -38,6 +38,11 @@ from harness.methods import zero_cost_pt as _zero_cost_pt
 from harness.methods._sampling import require
 
 
+# The search settings that make the input batch (harness.data.search_batch): what a proxy-scoring
+# baseline reads besides its proxy and n_samples.
+BATCH_SETTINGS = ("variant", "batch_size", "augment", "normalization")
+
+
 @dataclass(frozen=True)
 class MethodOutcome:
     result: Any  # harness.freedarts.SearchResult
@@ -47,7 +52,9 @@ class MethodOutcome:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method. `uses_batch`: whether it needs the variant's input batch.
+    """A registered method. `reads`: the search settings of a cell (`harness.cell.SEARCH_SETTINGS`)
+    its search depends on (None: all of them, as FreeDARTS); a setting it does not read must keep
+    its default, checked at load (`resolve`), so a sweep never runs one search under several cell ids.
     `default_proxy` / `default_n_samples`: what `resolve` fills into unset `proxy` / `n_samples`
     (None: the method takes no such setting, and setting it is an error).
     `needs`: the `SpaceSpec` capabilities it calls (e.g. `sample_genotype`); `spaces`: the only
@@ -58,12 +65,17 @@ class MethodSpec:
     name: str
     run: Callable[..., MethodOutcome]
     description: str
-    uses_batch: bool = True
+    reads: tuple[str, ...] | None = None
     default_proxy: str | None = None
     default_n_samples: int | None = None
     needs: tuple[str, ...] = ()
     spaces: tuple[str, ...] | None = None
     check: Callable[[Any], None] | None = None
+
+    @property
+    def uses_batch(self) -> bool:
+        """Whether its search reads the variant's input batch."""
+        return self.reads is None or bool(set(self.reads) & set(BATCH_SETTINGS))
 
     def settings(self) -> tuple[str, ...]:
         """The method-setting cell fields it takes (the others must stay unset)."""
@@ -74,16 +86,18 @@ METHODS: dict[str, MethodSpec] = registry.build((
     MethodSpec("freedarts", _freedarts.run,
                "FreeDARTS: ZEROS |dL/dalpha * alpha| + iterative or one-shot pruning"),
     MethodSpec("random", _random.run, "one uniformly random architecture per seed",
-               uses_batch=False, default_n_samples=1, needs=("sample_genotype",), check=_random.check),
+               reads=(), default_n_samples=1, needs=("sample_genotype",), check=_random.check),
     MethodSpec("zero_cost", _zero_cost.run,
                "Abdelfattah et al.: best of N sampled networks by a summing-up proxy",
-               default_proxy="synflow", default_n_samples=1000, needs=("sample_genotype", "discrete_network")),
+               reads=BATCH_SETTINGS, default_proxy="synflow", default_n_samples=1000,
+               needs=("sample_genotype", "discrete_network")),
     MethodSpec("zero_cost_pt", _zero_cost_pt.run,
                "Zero-Cost-PT: per-edge op perturbation on the supernet, proxy-scored",
-               default_proxy="synflow", default_n_samples=1, spaces=_zero_cost_pt.SUPPORTED_SPACES),
+               reads=(*BATCH_SETTINGS, "alpha_scale"), default_proxy="synflow", default_n_samples=1,
+               spaces=_zero_cost_pt.SUPPORTED_SPACES),
     MethodSpec("most_params", _most_params.run,
                "the sampled architecture with the most parameters (bias baseline)",
-               uses_batch=False, default_n_samples=1000, needs=("sample_genotype",)),
+               reads=(), default_n_samples=1000, needs=("sample_genotype",)),
 ), "method")
 
 
