@@ -102,7 +102,8 @@ class Row:
         if self.why:
             return f"not reproducible here: {self.why}"
         if math.isnan(self.paper_mean):
-            return NOT_RUN if self.source == NOT_RUN else NO_PAPER_NUMBER
+            text = NOT_RUN if self.source == NOT_RUN else NO_PAPER_NUMBER
+            return f"{text} ({self.caveat})" if self.caveat else text
         if not self.n:
             return NOT_RUN
         text = "reproduced" if abs(self.delta) <= self.tolerance() + 1e-9 else "outside"
@@ -344,9 +345,28 @@ def figure_rows(frames: Frames) -> list[Row]:
             failed = [c for c in cells if len(c) and c["status"].eq(store.STATUS_FAILED).all()]
             if failed:
                 why = f"every cell failed: {short_error(failed[0]['error'].dropna().iloc[0])}"
+        unrun = "; ".join(u for f in files.split(", ") if (u := _unrun(results, f.split("/")[0], frames)))
         rows.append(Row(item, "figure" if item.startswith("Fig") else "claim", why=why,
-                        source=", ".join(present) if present else NOT_RUN))
+                        source=", ".join(present) if present else NOT_RUN, caveat=unrun if present else ""))
     return rows
+
+
+def _unrun(results: Path, folder: str, frames: Frames) -> str:
+    """'k of n cells of <folder> not run (their varying settings)', read from the folder's config.yaml
+    (every cell of the sweep file last run there); '' when every cell has a row."""
+    import yaml
+
+    path = results / folder / "config.yaml"
+    if not path.exists():
+        return ""
+    cells = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)).get("cells") or []
+    have = set(frames[folder]["cell_id"]) if folder in frames else set()
+    missing = [c for c in cells if c.get("cell_id") not in have]
+    if not missing:
+        return ""
+    varying = [k for k in missing[0] if k != "cell_id" and len({json.dumps(c.get(k), sort_keys=True) for c in cells}) > 1]
+    settings = sorted({" ".join(f"{k}={c.get(k)}" for k in varying if not isinstance(c.get(k), dict)) for c in missing})
+    return f"{len(missing)} of {len(cells)} cells of {folder} not run: " + "; ".join(settings)
 
 
 ITEMS: tuple[Callable[[Frames], list[Row]], ...] = (

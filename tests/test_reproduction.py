@@ -59,6 +59,23 @@ def test_verdicts_without_a_comparison_say_why():
     assert caveat == "reproduced (on the YAHPO surrogate)"
 
 
+def test_a_figure_drawn_from_part_of_its_sweep_says_which_cells_did_not_run(tmp_path):
+    import yaml
+
+    from harness.reproduction import figure_rows
+
+    folder = tmp_path / "fig6"
+    (folder / "report").mkdir(parents=True)
+    (folder / "report" / "fig6_zero_cost_pt.png").write_bytes(b"png")
+    cells = [{"cell_id": f"c{i}", "dataset": d, "seed": 0, "space_options": {"preset": p}}
+             for i, (d, p) in enumerate([("cifar10", "cifar8"), ("cifar100", "cifar8"), ("imagenet", "imagenet")])]
+    (folder / "config.yaml").write_text(yaml.safe_dump({"cells": cells}))
+    store.write_cell(folder, {"cell_id": "c0", "sweep": "fig6", "status": "ok", "seed": 0}, [])
+    store.write_cell(folder, {"cell_id": "c1", "sweep": "fig6", "status": "ok", "seed": 0}, [])
+    row = next(r for r in figure_rows(Frames(tmp_path)) if r.item.startswith("Fig. 6"))
+    assert row.verdict() == f"{NO_PAPER_NUMBER} (1 of 3 cells of fig6 not run: dataset=imagenet)"
+
+
 def test_the_train_bn_finding_is_stated_where_its_rows_appear():
     rows = [Row("Table 5: FreeDARTS", "6.65", 6.65, 0.52, values=(7.0,), noise=True), Row("Table 3", "1", 1.0)]
     md = reproduction_markdown(rows)
