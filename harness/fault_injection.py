@@ -2,6 +2,9 @@
 
     FREEDARTS_KILL_CELLS='ID[:TIMES],...'   the worker running cell ID dies on its first TIMES attempts
     FREEDARTS_FAULT_DIR=DIR                 where attempts are counted (shared by the workers)
+    FREEDARTS_TUNE_GIVES_UP=1               Tune retries no trial itself, as when a retry fails while it
+                                            starts (on a node that has just left): the driver's next round
+                                            (harness.sweep.run) must retry it
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from pathlib import Path
 
 KILL_ENV = "FREEDARTS_KILL_CELLS"
 FAULT_DIR_ENV = "FREEDARTS_FAULT_DIR"
+GIVES_UP_ENV = "FREEDARTS_TUNE_GIVES_UP"
+
+
+def tune_gives_up() -> bool:
+    return os.environ.get(GIVES_UP_ENV, "") not in ("", "0")
 
 
 def parse_faults(spec: str) -> tuple[tuple[str, int], ...]:

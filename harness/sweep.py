@@ -44,7 +44,7 @@ import yaml
 from benchmarks import get_benchmark
 from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root, data_root
 from harness import packing, ray_session, store
-from harness.fault_injection import FAULT_DIR_ENV, KILL_ENV, inject_fault, parse_faults
+from harness.fault_injection import FAULT_DIR_ENV, KILL_ENV, inject_fault, parse_faults, tune_gives_up
 from harness.config import CELL_FIELDS, CellConfig, SweepConfig, field_value, load
 from harness.engine import DEFAULT_ENGINE, ENGINES, check_engine
 from harness.errors import BenchmarkError, ConfigError, HarnessError
@@ -294,6 +294,7 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
         prior: dict[str, int] = {}
         while packs:  # a round per batch of packs Tune gave up on with retries left (_make_callback)
             requeue: dict[str, int] = {}
+            budget = 0 if tune_gives_up() else sweep.max_retries - max(prior.values(), default=0)
             tuner = tune.Tuner(
                 trainable,
                 # Plain dicts: Tune's trial-config handling does not keep objects (a CellConfig arrived as a tuple).
@@ -303,7 +304,7 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
                                             trial_dirname_creator=lambda t: packing.trial_name(t.config["cells"])),
                 run_config=tune.RunConfig(
                     name=sweep.name, storage_path=storage, verbose=0,
-                    failure_config=tune.FailureConfig(max_failures=sweep.max_retries - max(prior.values(), default=0)),
+                    failure_config=tune.FailureConfig(max_failures=budget),
                     callbacks=[_make_callback(results_dir, progress, ctx, written, signals, ledger,
                                               max_retries=sweep.max_retries, prior=prior, requeue=requeue)]),
             )
