@@ -487,7 +487,7 @@ def test_a_pack_tune_gave_up_on_with_retries_left_runs_again_else_gets_a_failed_
 
     from harness.progress import Progress
     from harness.runner import RunContext
-    from harness.sweep import _make_callback
+    from harness.trials import make_callback
 
     cells = parse({"grid": {"seed": [0, 1]}}, "x.yaml").cells
     ctx = RunContext(sweep="x", benchmark="none")
@@ -497,7 +497,7 @@ def test_a_pack_tune_gave_up_on_with_retries_left_runs_again_else_gets_a_failed_
                                       get_error=lambda: "RayActorError: the actor died\n")
 
     requeue: dict[str, int] = {}
-    cb = _make_callback(tmp_path, Progress(2, stream=io.StringIO()), ctx, set(), Signals(), max_retries=3,
+    cb = make_callback(tmp_path, Progress(2, stream=io.StringIO()), ctx, set(), Signals(), max_retries=3,
                         prior={cells[1].cell_id: 2}, requeue=requeue)
     cb.on_trial_error(0, [], trial(cells[0], 2))  # 2 of 4 attempts used: runs again
     cb.on_trial_error(0, [], trial(cells[1], 2))  # 2 + 2 = 4 attempts: recorded
