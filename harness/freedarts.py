@@ -45,6 +45,9 @@ class SearchSettings:
     reinit_weights_each_step: bool = False
     abs_weights: bool = True  # re-applied after a re-initialisation
     seed: int = 0
+    # The cell's alpha_scale over the space's default: the fast engine fuses only within
+    # `harness.engine.FUSE_ALPHA_RANGE` of it (elsewhere float32 rounding decides; see there).
+    alpha_scale_ratio: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     p.add_argument("--dataset", nargs="+", default=None, help="default: every search dataset of the space")
     p.add_argument("--seeds", type=seeds, default=seeds("0-9"), help="e.g. 0-99 or 0,5,9 (default 0-9)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--alpha-scale", type=float, default=None, help="cell field alpha_scale (default: the space's)")
     p.add_argument("--bn-mode", default="train", choices=("train", "eval"),
                    help="cell field bn_mode (default train, as the code). DARTS / NB1Shot1 -D: train-mode scores "
                         "are rounding noise (one all-ones image), so only eval mode compares real decisions")
@@ -120,8 +121,10 @@ def main(argv=None) -> int:
                                              "reference_s": 0.0, "fast_s": 0.0})
                 for seed in args.seeds:
                     cell = resolve(CellConfig(space=args.space, variant=variant, mode=mode, dataset=dataset, seed=seed,
-                                              bn_mode=args.bn_mode, space_options=tuple(sorted(args.space_options.items()))))
-                    rec = {"space": args.space, "bn_mode": args.bn_mode, "variant": variant, "mode": mode, "dataset": dataset, "seed": seed}
+                                              bn_mode=args.bn_mode, alpha_scale=args.alpha_scale,
+                                              space_options=tuple(sorted(args.space_options.items()))))
+                    rec = {"space": args.space, "bn_mode": args.bn_mode, "variant": variant, "mode": mode, "dataset": dataset,
+                           "seed": seed, "alpha_scale": cell.alpha_scale}
                     try:
                         ref, t_ref = search(cell, "reference")
                         fast, t_fast = search(cell, "fast")

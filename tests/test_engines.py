@@ -355,3 +355,34 @@ def test_nb201_at_alpha_scale_1_finds_the_reference_architecture():
     rows = {e: run_cell(cell, RunContext(sweep="t", table_dir=None, engine=e))[0] for e in ("reference", "fast")}
     assert rows["fast"]["status"] == rows["reference"]["status"] == "ok", rows["fast"].get("error")
     assert rows["fast"]["arch"] == rows["reference"]["arch"]
+
+
+@pytest.mark.parametrize("ratio, fused", [(1e-2, False), (0.1, True), (1.0, True), (100.0, True), (1e3, False)])
+def test_the_fast_engine_fuses_only_near_the_default_alpha_scale(ratio, fused):
+    """Outside FUSE_ALPHA_RANGE float32 rounding decides the FreeDARTS-D scores (a = 1e-5 and 1 on NB201:
+    the engines chose differently on 5 of 5 seeds): there the fast engine runs the reference net,
+    whose scores are bit-identical to the reference engine's at every step."""
+    net, batch = build("nasbench201")
+    settings = freedarts.SearchSettings(alpha_scale_ratio=ratio)
+    with engine_.start("fast", net, NB201, settings, batch) as run:
+        assert run.fused is fused
+    if not fused:
+        results = {}
+        for engine in ("reference", "fast"):
+            net, batch = build("nasbench201")
+            results[engine] = freedarts.search(net, batch, NB201, settings, engine=engine)
+        assert all(a.scores == b.scores for a, b in zip(results["reference"].steps, results["fast"].steps))
+        assert results["reference"].arch_key == results["fast"].arch_key
+
+
+def test_the_freedarts_method_passes_the_alpha_scale_ratio(monkeypatch):
+    from harness.config import CellConfig, resolve
+    from harness.methods import freedarts as method
+
+    seen = []
+    monkeypatch.setattr(freedarts, "search", lambda net, batch, space, settings, engine: seen.append(settings))
+    for scale in (1e-5, 1e-3):
+        cell = resolve(CellConfig(variant="D", mode="oneshot", alpha_scale=scale, space_options=(("channels", 4), ("cells_per_stage", 1))))
+        batch = Batch(x=torch.ones(1, 3, 32, 32), labels=None, source="test")
+        method.run(cell, NB201, batch, torch.device("cpu"), engine="fast")
+    assert [s.alpha_scale_ratio for s in seen] == pytest.approx([1e-2, 1.0])
