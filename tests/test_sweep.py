@@ -98,20 +98,19 @@ def test_run_resume_retry_and_worker_death(tmp_path):
 def test_cells_tune_gave_up_on_with_retries_left_run_again_in_a_further_round(tmp_path):
     # FREEDARTS_TUNE_GIVES_UP: Tune ends every failed trial at once, as it does when a retry fails while
     # it starts on a node that has just left (CI saw 'WorkerDied after 2 attempt(s)' with max_retries 3).
-    f = write(tmp_path, "name: g\ngrid:\n  mode: [oneshot]\n  seed: [0, 1, 2]\n"
-                        "settings:\n  space_options: {channels: 4, cells_per_stage: 1}\nmax_retries: 2\n")
+    f = write(tmp_path, "name: g\ngrid:\n  mode: [oneshot]\n  seed: [0, 1]\n"
+                        "settings:\n  space_options: {channels: 4, cells_per_stage: 1}\nmax_retries: 1\n")
     results = tmp_path / "r"
-    ids = [line.split()[0] for line in sweep([f, "--dry-run", "--results", results]).stdout.splitlines()[:3]]
-    once, always = ids[0], ids[2]
+    ids = [line.split()[0] for line in sweep([f, "--dry-run", "--results", results]).stdout.splitlines()[:2]]
+    once, always = ids
     env = {"FREEDARTS_KILL_CELLS": f"{once}:1,{always}", "FREEDARTS_FAULT_DIR": str(tmp_path / "faults"),
            "FREEDARTS_TUNE_GIVES_UP": "1"}
     res = sweep([f, "--results", results], env=env)
-    assert res.returncode == 1, res.stderr  # `always` used its 3 attempts
+    assert res.returncode == 1, res.stderr  # `always` used its 2 attempts
     cells = pd.read_parquet(results / "g" / "cells").set_index("cell_id")
-    assert len(cells) == 3 and cells.index.is_unique
+    assert len(cells) == 2 and cells.index.is_unique
     assert cells.loc[once, "status"] == "ok" and cells.loc[once, "attempt"] == 2  # second round
-    assert cells.loc[always, "status"] == "failed" and "after 3 attempt(s)" in cells.loc[always, "error"]
-    assert (cells.drop(index=always).status == "ok").all()
+    assert cells.loc[always, "status"] == "failed" and "after 2 attempt(s)" in cells.loc[always, "error"]
 
 
 @pytest.mark.slow
