@@ -48,8 +48,12 @@ from spaces import get_space, list_spaces  # noqa: E402
 
 
 def _cell(args, space: str, method: str, variant: str, mode: str, dataset: str, seed: int) -> CellConfig:
-    return resolve(CellConfig(space=space, method=method, variant=variant, mode=mode, dataset=dataset, seed=seed,
-                              n_samples=args.n_samples, proxy=args.proxy, bn_mode=args.bn_mode,
+    takes = METHODS[method].settings()  # a setting the method does not take fails at load (harness.cell.resolve)
+    reads = METHODS[method].reads
+    search = {k: v for k, v in (("mode", mode), ("bn_mode", args.bn_mode)) if reads is None or k in reads}
+    return resolve(CellConfig(space=space, method=method, variant=variant, dataset=dataset, seed=seed,
+                              n_samples=args.n_samples if "n_samples" in takes else None,
+                              proxy=args.proxy if "proxy" in takes else None, **search,
                               space_options=tuple(sorted(args.space_options.items()))))
 
 
