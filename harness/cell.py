@@ -191,8 +191,7 @@ def _fill(cell: CellConfig) -> CellConfig:
     abs_alpha = (abs_weights and space.alpha_in_state_dict) if cell.abs_alpha is None else cell.abs_alpha
     options_obj = space.options(**cell.options)
     options = dataclasses.asdict(options_obj)
-    default_scale = (space.default_alpha_scale if space.default_alpha_scale_for is None
-                     else space.default_alpha_scale_for(options_obj))  # e.g. DARTS preset imagenet: 5e-4
+    default_scale = space.alpha_scale_default(options_obj)  # e.g. DARTS preset imagenet: 5e-4
     method = get_method(cell.method)  # its proxy / n_samples defaults (FreeDARTS: none, cell_id unchanged)
     for key in ("proxy", "n_samples"):  # a setting the method does not take would change the cell id, not the search
         if getattr(cell, key) is not None and key not in method.settings():

@@ -47,6 +47,7 @@ from harness.lock import ResultsLock, ResultsLockedError
 from harness.runner import git_provenance
 
 log = logging.getLogger("harness.reproduce")
+progress = logging.getLogger("harness.reproduce.progress")  # one line per report built; main() shows them
 REPO = Path(__file__).resolve().parents[1]
 PROFILES_FILE = REPO / "sweeps" / "profiles" / "reproduce.yaml"
 RUN_LOG = "reproduce_runs.jsonl"
@@ -228,9 +229,9 @@ def rebuild_reports(results: Path, folders: list[str]) -> None:
         if any((results / name / store.CELLS_DIR).glob("*.parquet")):
             t0 = time.monotonic()
             report.report(results / name)
-            print(f"report {results / name}/report ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+            progress.info("report %s/report (%.0f s)", results / name, time.monotonic() - t0)
     for path in write_reproduction(results):
-        print(f"wrote {path}", file=sys.stderr)
+        progress.info("wrote %s", path)
 
 
 def plan_lines(profile: Profile, results: Path, engine: str, timings: list[Path] = ()) -> list[str]:
@@ -345,10 +346,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _ToStderr(logging.Handler):
+    """The CLI's view of `progress`: the message alone, on the current sys.stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(record.getMessage(), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not any(isinstance(h, _ToStderr) for h in progress.handlers):  # progress lines, whatever the verbosity
+        progress.addHandler(_ToStderr())
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
     try:
         return _execute(args)
     except KeyboardInterrupt:

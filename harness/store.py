@@ -340,7 +340,11 @@ def read_trajectory(results_dir: str | Path) -> pd.DataFrame:
 
 def cell_statuses(results_dir: str | Path) -> dict[str, str]:
     """cell_id -> status of every cell with a readable row (what resume skips)."""
-    table = read_cells_table(results_dir)
+    return statuses_of(read_cells_table(results_dir))
+
+
+def statuses_of(table: pa.Table | None) -> dict[str, str]:
+    """cell_id -> status of the rows `read_cells_table` returned."""
     if table is None:
         return {}
     return dict(zip(table.column("cell_id").to_pylist(), table.column("status").to_pylist()))

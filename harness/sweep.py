@@ -189,14 +189,15 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
         if ledger is not None:
             log.info("%d cells in %d trials (cells_per_trial=%s)", len(cells), len(packs), cells_per_trial)
         trainable = tune.with_resources(tune.with_parameters(trials.trainable, ctx=ctx, ledger=ledger), resources)
+        # Plain dicts: Tune's trial-config handling does not keep objects (a CellConfig arrived as a tuple).
+        wires = [[c.to_wire() for c in p] for p in packs]
         prior: dict[str, int] = {}
-        while packs:  # a round per batch of packs Tune gave up on with retries left (harness/trials.py)
+        while wires:  # a round per batch of packs Tune gave up on with retries left (harness/trials.py)
             requeue: dict[str, int] = {}
             budget = 0 if tune_gives_up() else sweep.max_retries - max(prior.values(), default=0)
             tuner = tune.Tuner(
                 trainable,
-                # Plain dicts: Tune's trial-config handling does not keep objects (a CellConfig arrived as a tuple).
-                param_space={"cells": tune.grid_search([[c.to_wire() for c in p] for p in packs])},
+                param_space={"cells": tune.grid_search(wires)},
                 tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent,
                                             trial_name_creator=lambda t: packing.trial_name(t.config["cells"]),
                                             trial_dirname_creator=lambda t: packing.trial_name(t.config["cells"])),
@@ -207,7 +208,7 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
                                               max_retries=sweep.max_retries, prior=prior, requeue=requeue)]),
             )
             tuner.fit()
-            packs = [p for p in packs if packing.trial_name([c.to_wire() for c in p]) in requeue]
+            wires = [w for w in wires if packing.trial_name(w) in requeue]
             prior = requeue
     finally:
         if progress is not None:
@@ -324,8 +325,7 @@ def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
         run(sweep, todo, results_dir, ctx, address=args.address, max_concurrent=args.max_concurrent,
             written=state.written, signals=signals, cells_per_trial=args.cells_per_trial)
         table = store.read_cells_table(results_dir)  # one read for the summary and the stale-lookup note
-        statuses = {} if table is None else dict(zip(table.column("cell_id").to_pylist(),
-                                                     table.column("status").to_pylist()))
+        statuses = store.statuses_of(table)
     counts: dict[str, int] = {}
     for cell_id in state.selected:
         s = statuses.get(cell_id, "missing")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from archcodec import registry
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
@@ -73,6 +74,10 @@ class SpaceSpec:
     discrete_network: Callable | None = None  # (genotype, num_classes, options) -> nn.Module at init
     all_genotypes: Callable | None = None  # () -> every genotype, where the space is small enough (NB201)
     fast_supernet: Callable | None = None  # (reference supernet) -> fused Supernet (spaces/_fast/)
+
+    def alpha_scale_default(self, options: Any) -> float:
+        """The a of alpha = a * randn for these space options (`default_alpha_scale_for` if set)."""
+        return self.default_alpha_scale if self.default_alpha_scale_for is None else self.default_alpha_scale_for(options)
 
 
 SPACES: dict[str, SpaceSpec] = registry.build((

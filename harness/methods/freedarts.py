@@ -24,11 +24,9 @@ def run(cell, space, batch: Batch, device: torch.device, *, engine: str = DEFAUL
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     build_s = time.perf_counter() - t0
-    default = (space.default_alpha_scale if space.default_alpha_scale_for is None
-               else space.default_alpha_scale_for(cell.typed_options))
     settings = freedarts.SearchSettings(mode=cell.mode, tie_break=cell.tie_break, prune_pool=cell.prune_pool,
                                         reinit_weights_each_step=cell.reinit_weights_each_step,
                                         abs_weights=cell.abs_weights, seed=cell.seed,
-                                        alpha_scale_ratio=cell.alpha_scale / default)
+                                        alpha_scale_ratio=cell.alpha_scale / space.alpha_scale_default(cell.typed_options))
     # The fast engine fuses the supernet inside `search`, so that cost is in the timed search.
     return MethodOutcome(freedarts.search(net, batch, space, settings, engine=engine), build_s=build_s)
