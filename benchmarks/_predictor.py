@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._table_dir import atomic_write
+from benchmarks._table_dir import atomic_write, read_verified
 from benchmarks.errors import BenchmarkTableMissingError, ConversionError
 
 log = logging.getLogger(__name__)
@@ -139,3 +139,24 @@ def read_model(name: str, table_dir: Path, meta: Mapping[str, Any], fix: str) ->
         raise ConversionError(f"{table_dir}: cannot read the predictor ({type(exc).__name__}: {detail}); "
                               f"fix: {fix}") from None
     return booster, features
+
+
+def rebuild_hint(convert_command: str, table_dir: Path) -> str:
+    """The fix every error about a converted predicted table names: convert it again into that folder."""
+    return f"run `{convert_command} --out {table_dir}`"
+
+
+def open_verified(name: str, table_dir: Path, format_version: int,
+                  convert_command: str) -> tuple[dict[str, Any], bytes, Any, dict[str, Any]]:
+    """(metadata, table bytes, Booster, features) of a converted predicted table.
+
+    Every file is checked against its sha256 in metadata.json and the format version against
+    `format_version`; each failure names the table folder and the conversion that rebuilds it."""
+    table_dir = Path(table_dir).expanduser()
+    fix = rebuild_hint(convert_command, table_dir)
+    meta, data = read_verified(name, table_dir, fix)
+    if meta.get("format_version") != format_version:
+        raise ConversionError(f"{table_dir} holds {name} format {meta.get('format_version')}, this code reads "
+                              f"{format_version}; fix: {fix}")
+    booster, features = read_model(name, table_dir, meta.get("model", {}), fix)
+    return meta, data, booster, features

@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 
 from benchmarks import _nb101_features, _nb1shot1_cells, _predictor, nasbench101
 from benchmarks._columns import MetricColumn
-from benchmarks._table_dir import read_verified, resolve_cached, sha256_file, write_table
+from benchmarks._table_dir import resolve_cached, sha256_file, write_table
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 
 log = logging.getLogger(__name__)
@@ -284,17 +284,13 @@ class NB101PredictedTable:
 
 
 def _fix(table_dir: Path) -> str:
-    return f"run `{CONVERT_COMMAND} --out {table_dir}`"
+    return _predictor.rebuild_hint(CONVERT_COMMAND, table_dir)
 
 
 def open_table(table_dir: Path) -> NB101PredictedTable:
     """Load a converted table; the table, model and features files are checked against metadata.json."""
     table_dir = Path(table_dir).expanduser()
-    meta, data = read_verified(NAME, table_dir, _fix(table_dir))
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ConversionError(f"{table_dir} holds {NAME} format {meta.get('format_version')}, this code reads "
-                              f"{FORMAT_VERSION}; fix: {_fix(table_dir)}")
-    _predictor.read_model(NAME, table_dir, meta.get("model", {}), _fix(table_dir))  # verifies the saved predictor
+    meta, data, _, _ = _predictor.open_verified(NAME, table_dir, FORMAT_VERSION, CONVERT_COMMAND)
     cols = pq.read_table(pa.BufferReader(data), columns=["module_hash", "nb101_pred_val_acc", "split"]).to_pydict()
     rows = {h: (float(v), s == _TRAIN) for h, v, s in zip(cols["module_hash"], cols["nb101_pred_val_acc"], cols["split"])}
     return NB101PredictedTable(path=table_dir, metadata=meta, _rows=rows)

@@ -38,7 +38,6 @@ from __future__ import annotations
 import collections
 import io
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,7 +50,8 @@ import pyarrow.parquet as pq
 from archcodec import darts as darts_key
 from benchmarks import _darts_features, _nb301_validation, _predictor, _safe_pickle, yahpo_nb301
 from benchmarks._columns import MetricColumn
-from benchmarks._table_dir import read_verified, resolve_cached, sha256_file, write_table
+from benchmarks._surrogate import CachedSurrogate
+from benchmarks._table_dir import resolve_cached, sha256_file, write_table
 from benchmarks.errors import ArchNotInBenchmarkError, ConversionError
 from benchmarks.paths import data_root as default_data_root
 
@@ -211,15 +211,11 @@ def convert(source: Path, out_dir: Path, *, encoding: str | None = None, yahpo_d
 
 
 @dataclass(eq=False)
-class NB301DistilledTable:
+class NB301DistilledTable(CachedSurrogate):
     """The distilled surrogate: any DARTS-space genotype -> predicted NB301 validation accuracy."""
 
-    path: Path
-    metadata: dict[str, Any]
     _booster: Any = field(repr=False)
     _encoding: str = field(repr=False)
-    _cache: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -251,27 +247,19 @@ class NB301DistilledTable:
         with self._lock:
             return np.asarray(self._booster.predict(_darts_features.encode(self._encoding, genotypes)), dtype=np.float64)
 
-    def lookup(self, arch_key: str) -> dict[str, float]:
-        hit = self._cache.get(arch_key)
-        if hit is None:
-            acc = float(self.predict([arch_key])[0])
-            hit = {"nb301d_val_acc": acc, "nb301d_val_err": 100.0 - acc}
-            self._cache[arch_key] = hit
-        return dict(hit)
+    def _predict_one(self, arch_key: str) -> dict[str, float]:
+        acc = float(self.predict([arch_key])[0])
+        return {"nb301d_val_acc": acc, "nb301d_val_err": 100.0 - acc}
 
 
 def _fix(table_dir: Path) -> str:
-    return f"run `{CONVERT_COMMAND} --out {table_dir}`"
+    return _predictor.rebuild_hint(CONVERT_COMMAND, table_dir)
 
 
 def open_table(table_dir: Path) -> NB301DistilledTable:
     """Load a converted table; every file is checked against its sha256 in metadata.json."""
     table_dir = Path(table_dir).expanduser()
-    meta, _ = read_verified(NAME, table_dir, _fix(table_dir))
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ConversionError(f"{table_dir} holds {NAME} format {meta.get('format_version')}, this code reads "
-                              f"{FORMAT_VERSION}; fix: {_fix(table_dir)}")
-    booster, features = _predictor.read_model(NAME, table_dir, meta.get("model", {}), _fix(table_dir))
+    meta, _, booster, features = _predictor.open_verified(NAME, table_dir, FORMAT_VERSION, CONVERT_COMMAND)
     encoding = features.get("encoding") if isinstance(features, dict) else None
     if encoding not in _darts_features.ENCODINGS or features.get("feature_names") != _darts_features.feature_names(encoding):
         raise ConversionError(f"{table_dir}: features.json ({encoding!r}) does not match this code's encoding of that "

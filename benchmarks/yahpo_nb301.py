@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 
 from archcodec import darts as darts_key
 from benchmarks._columns import MetricColumn
+from benchmarks._surrogate import CachedSurrogate
 from benchmarks.errors import ArchNotInBenchmarkError, BenchmarkTableMissingError
 
 NAME = "yahpo_nb301"
@@ -83,15 +83,11 @@ def config_of(genotype: dict[str, list]) -> dict[str, str]:
 
 
 @dataclass(eq=False)
-class YahpoNB301Table:
+class YahpoNB301Table(CachedSurrogate):
     """The YAHPO NB301 ONNX surrogate behind the runner's table interface."""
 
-    path: Path
-    metadata: dict[str, Any]
     _session: Any = field(repr=False)
     _encoding: dict[str, dict[str, int]] = field(repr=False)
-    _cache: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -114,15 +110,10 @@ class YahpoNB301Table:
         with self._lock:
             return np.asarray(self._session.run(None, {"x_cat": x_cat, "x_cont": x_cont})[0], dtype=np.float64)
 
-    def lookup(self, arch_key: str) -> dict[str, float]:
-        hit = self._cache.get(arch_key)
-        if hit is None:
-            out = self.predict([arch_key])[0]
-            acc = 100.0 * float(out[0])
-            hit = {"yahpo_nb301_val_acc": acc, "yahpo_nb301_val_err": 100.0 - acc,
-                   "yahpo_nb301_runtime_s": float(out[2])}
-            self._cache[arch_key] = hit
-        return dict(hit)
+    def _predict_one(self, arch_key: str) -> dict[str, float]:
+        out = self.predict([arch_key])[0]
+        acc = 100.0 * float(out[0])
+        return {"yahpo_nb301_val_acc": acc, "yahpo_nb301_val_err": 100.0 - acc, "yahpo_nb301_runtime_s": float(out[2])}
 
 
 def _sha256(paths: list[Path]) -> str:

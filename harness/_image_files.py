@@ -107,14 +107,20 @@ def _pickle_field(d: dict, key: str, path: Path, expected: str, dataset: str) ->
     return d[key]
 
 
+def _present_batches(directory: Path, names: tuple[str, ...], expected: str, dataset: str) -> list[Path]:
+    """The training batch files of `names` in `directory`: none is an error, some a warning."""
+    present = [directory / n for n in names if (directory / n).is_file()]
+    if not present:
+        raise _format_error(directory, expected, dataset, f"no {names[0].rsplit('_', 1)[0]}_* files")
+    if len(present) < len(names):
+        log.warning("%s: only %d of %d %s training batches present (%s)", directory, len(present), len(names),
+                    dataset, ", ".join(p.name for p in present))
+    return present
+
+
 def _load_cifar10_dir(directory: Path, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     expected = "CIFAR-10 python pickles data_batch_1..5 (dicts with b'data' (N, 3072) uint8 and b'labels')"
-    present = [directory / n for n in _CIFAR10_BATCHES if (directory / n).is_file()]
-    if not present:
-        raise _format_error(directory, expected, dataset, "no data_batch_* files")
-    if len(present) < len(_CIFAR10_BATCHES):
-        log.warning("%s: only %d of 5 CIFAR-10 training batches present (%s)", directory, len(present),
-                    ", ".join(p.name for p in present))
+    present = _present_batches(directory, _CIFAR10_BATCHES, expected, dataset)
     xs, ys = [], []
     for p in present:
         d = _read_pickle(p, expected, dataset)
@@ -138,12 +144,7 @@ def _load_cifar100_dir(directory: Path, dataset: str) -> tuple[np.ndarray, np.nd
 def _load_imagenet16_dir(directory: Path, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     expected = ("NB201 ImageNet16 pickles train_data_batch_1..10 (dicts with 'data' (N, 768) uint8 and "
                 "1-based 'labels')")
-    present = [directory / n for n in _IN16_BATCHES if (directory / n).is_file()]
-    if not present:
-        raise _format_error(directory, expected, dataset, "no train_data_batch_* files")
-    if len(present) < len(_IN16_BATCHES):
-        log.warning("%s: only %d of 10 ImageNet16 training batches present (%s)", directory, len(present),
-                    ", ".join(p.name for p in present))
+    present = _present_batches(directory, _IN16_BATCHES, expected, dataset)
     num = DATASETS[dataset].num_classes
     xs, ys = [], []
     for p in present:

@@ -5,6 +5,8 @@
 
 Sample std (ddof=1), NaN below two values; mean NaN for an empty group. Only `ok` rows count
 (`ok_values`): a failed or no_data cell has no value, and each section says how many there were.
+A table entry that also counts its group's cells and failures subclasses `GroupStats` and is built
+with `GroupStats.of` (Table 3's `Entry`, Table 2's `Ours`).
 """
 
 from __future__ import annotations
@@ -44,3 +46,22 @@ def summarize(values: Iterable[float] | pd.Series) -> Summary:
 def ok_values(group: pd.DataFrame, metric: str) -> pd.Series:
     """`metric` of the group's ok rows, NaNs dropped, as floats."""
     return group.loc[group["status"] == store.STATUS_OK, metric].dropna().astype(float)
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """One metric over a group of cells: its ok values' n, mean and sample std, the group's cells, the
+    failed ones. Subclass with `kw_only=True` to add a table entry's own fields; build with `of`."""
+
+    n: int = 0
+    mean: float = math.nan
+    std: float = math.nan
+    n_cells: int = 0
+    n_failed: int = 0
+
+    @classmethod
+    def of(cls, group: pd.DataFrame, metric: str, **fields):
+        """The statistics of `metric` over `group` (a cells table), plus a subclass's `fields`."""
+        s = summarize(ok_values(group, metric))
+        return cls(n=s.n, mean=s.mean, std=s.std, n_cells=len(group),
+                   n_failed=int((group["status"] != store.STATUS_OK).sum()), **fields)

@@ -23,7 +23,7 @@ from harness.report._base import (
     METHOD_NAME, METHODS, NO_DATA, NOT_RUN, Fragment, Method, ReportOptions, fmt_diff, freedarts_only, has_space,
     labelled, latex_escape, md_escape, section, setting_sort_key, short_error, sweep_name, write_text,
 )
-from harness.report._summary import ok_values, summarize
+from harness.report._summary import GroupStats
 from harness.report._figures import figure_legend, new_figure, save_figure
 from harness.report._latex import latex_table
 
@@ -53,8 +53,8 @@ PAPER_OPTIMAL = (94.37, 73.51, 47.31)
 TABLE3_NOTE = ("ours = mean ± sample std (ddof=1) over the ok cells (n seeds); paper = the paper's Table 3; "
                f"Δ = ours − paper; {NO_DATA} = every cell failed or has no lookup; {NOT_RUN} = not run.")
 
-@dataclass(frozen=True)
-class Entry:
+@dataclass(frozen=True, kw_only=True)
+class Entry(GroupStats):
     """One table cell: the statistics of a (method, dataset column) group of cells.
 
     status is "ok" (a number), "no data" (cells exist, none has the metric) or "not run" (no cells).
@@ -65,11 +65,6 @@ class Entry:
     method: Method
     dataset: str
     source_dataset: str
-    n: int = 0
-    mean: float = math.nan
-    std: float = math.nan
-    n_cells: int = 0
-    n_failed: int = 0
     reasons: tuple[tuple[str, int], ...] = ()
 
     @property
@@ -114,12 +109,8 @@ def table3_stats(cells: pd.DataFrame, columns_from: str = "own") -> list[Entry]:
             source = dataset if columns_from == "own" else "cifar10"
             metric = DATASET_METRIC[dataset]
             group = rows[rows["dataset"] == source]
-            s = summarize(ok_values(group, metric))
-            entries.append(Entry(
-                method=method, dataset=dataset, source_dataset=source, n=s.n, mean=s.mean, std=s.std,
-                n_cells=len(group), n_failed=int((group["status"] != store.STATUS_OK).sum()),
-                reasons=_reasons(group, metric),
-            ))
+            entries.append(Entry.of(group, metric, method=method, dataset=dataset, source_dataset=source,
+                                    reasons=_reasons(group, metric)))
     return entries
 
 

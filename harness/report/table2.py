@@ -31,7 +31,7 @@ from harness.report._base import (
     NO_DATA, NOT_RUN, Fragment, ReportOptions, labelled, latex_escape, md_escape, method_column, section, sweep_name,
     write_text,
 )
-from harness.report._summary import ok_values, summarize
+from harness.report._summary import GroupStats
 from harness.report._latex import latex_table
 
 DATASET_METRIC = get_benchmark("nasbench201").dataset_metrics()  # search dataset -> NB201 test-acc column
@@ -63,17 +63,12 @@ PAPER_TABLE2: tuple[tuple[str, str | None, tuple, str | None], ...] = (
 HARNESS_ONLY = {"most_params": "Most parameters (not in the paper)"}
 
 
-@dataclass(frozen=True)
-class Ours:
+@dataclass(frozen=True, kw_only=True)
+class Ours(GroupStats):
     """Our statistics of one (row, dataset column): ok values, cells, failures."""
 
     row: str
     dataset: str
-    n: int = 0
-    mean: float = math.nan
-    std: float = math.nan
-    n_cells: int = 0
-    n_failed: int = 0
 
     def text(self) -> str:
         if self.n_cells == 0:
@@ -110,9 +105,7 @@ def table2_stats(cells: pd.DataFrame) -> dict[tuple[str, str], Ours]:
         group_all = t[t["row_label"] == row]
         for dataset, metric in DATASET_METRIC.items():
             group = group_all[group_all["dataset"] == dataset]
-            s = summarize(ok_values(group, metric))
-            out[(row, dataset)] = Ours(row, dataset, s.n, s.mean, s.std, len(group),
-                                       int((group["status"] != store.STATUS_OK).sum()))
+            out[(row, dataset)] = Ours.of(group, metric, row=row, dataset=dataset)
     return out
 
 
