@@ -160,3 +160,19 @@ def open_verified(name: str, table_dir: Path, format_version: int,
                               f"{format_version}; fix: {fix}")
     booster, features = read_model(name, table_dir, meta.get("model", {}), fix)
     return meta, data, booster, features
+
+
+class FittedModelTable:
+    """What a predicted table says about itself, read from its metadata.json (mixin of the table classes)."""
+
+    metadata: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of model.txt: what every looked-up value depends on."""
+        return str(self.metadata["model"]["model_sha256"])
+
+    @property
+    def validation(self) -> dict[str, Any]:
+        """The agreement figures measured at conversion (hold-out and external references)."""
+        return dict(self.metadata["validation"])

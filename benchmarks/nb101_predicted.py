@@ -246,21 +246,12 @@ def convert(source: Path, out_dir: Path, *, encoding: str | None = None,
 
 
 @dataclass(frozen=True, eq=False)
-class NB101PredictedTable:
+class NB101PredictedTable(_predictor.FittedModelTable):
     """Predicted validation accuracy of every space-3 cell, keyed by module hash."""
 
     path: Path
     metadata: dict[str, Any]
     _rows: dict[str, tuple[float, bool]] = field(repr=False)
-
-    @property
-    def sha256(self) -> str:
-        """sha256 of model.txt (the table's values are its predictions)."""
-        return str(self.metadata["model"]["model_sha256"])
-
-    @property
-    def validation(self) -> dict[str, Any]:
-        return dict(self.metadata["validation"])
 
     def __len__(self) -> int:
         return len(self._rows)

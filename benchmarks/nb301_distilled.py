@@ -211,20 +211,11 @@ def convert(source: Path, out_dir: Path, *, encoding: str | None = None, yahpo_d
 
 
 @dataclass(eq=False)
-class NB301DistilledTable(CachedSurrogate):
+class NB301DistilledTable(CachedSurrogate, _predictor.FittedModelTable):
     """The distilled surrogate: any DARTS-space genotype -> predicted NB301 validation accuracy."""
 
     _booster: Any = field(repr=False)
     _encoding: str = field(repr=False)
-
-    @property
-    def sha256(self) -> str:
-        """sha256 of model.txt: what every looked-up value depends on."""
-        return str(self.metadata["model"]["model_sha256"])
-
-    @property
-    def validation(self) -> dict[str, Any]:
-        return dict(self.metadata["validation"])
 
     def __len__(self) -> int:
         return int(self.metadata["n_archs"])
