@@ -118,19 +118,6 @@ class CellConfig:
         d["space_options"] = tuple(sorted(dict(d.get("space_options") or {}).items()))
         return cls(**d)
 
-    def to_wire(self) -> dict[str, Any]:
-        """`to_dict` plus the cell_id: what a Tune trial's config carries to a worker."""
-        return {**self.to_dict(), "cell_id": self.cell_id}
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> CellConfig:
-        """The cell `to_wire` sent, with its cell_id as the driver computed it (not hashed again)."""
-        d = dict(d)
-        cell_id = d.pop("cell_id")
-        cell = cls.from_dict(d)
-        cell.__dict__["cell_id"] = cell_id
-        return cell
-
     @functools.cached_property
     def cell_id(self) -> str:
         """Stable id: hash of the resolved cell (resolve first; unresolved cells are rejected).

@@ -123,9 +123,19 @@ def plan_run(cells: Sequence[CellConfig], results_dir: Path, resources: Mapping,
     return plan(cells, cells_per_trial, workers, measured)
 
 
-def trial_name(pack: Sequence[Mapping]) -> str:
-    """A trial's name (cell dicts as in its config): its first cell id, and how many more it holds."""
-    return pack[0]["cell_id"] + (f"+{len(pack) - 1}" if len(pack) > 1 else "")
+def trial_name(pack: Sequence) -> str:
+    """A pack's trial name: its first cell's id, and how many more cells it holds."""
+    return pack[0].cell_id + (f"+{len(pack) - 1}" if len(pack) > 1 else "")
+
+
+def trial_config(pack: Sequence) -> dict:
+    """One Tune trial's config: the pack's name (plain text, what the driver reads) and its cells as
+    the typed `CellConfig`s the driver resolved (cell_id and space options object included).
+
+    Tune hands objects in a config to the worker as they are, and shows the driver's own callbacks and
+    name creators placeholders in their place (Ray 2.60, measured), so driver-side code finds a
+    trial's cells by its `pack` name, never in `trial.config["trial"]["cells"]`."""
+    return {"pack": trial_name(pack), "cells": list(pack)}
 
 
 class Ledger:

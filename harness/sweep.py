@@ -189,26 +189,26 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
         if ledger is not None:
             log.info("%d cells in %d trials (cells_per_trial=%s)", len(cells), len(packs), cells_per_trial)
         trainable = tune.with_resources(tune.with_parameters(trials.trainable, ctx=ctx, ledger=ledger), resources)
-        # Plain dicts: Tune's trial-config handling does not keep objects (a CellConfig arrived as a tuple).
-        wires = [[c.to_wire() for c in p] for p in packs]
+        by_name = {packing.trial_name(p): p for p in packs}
+        configs = [packing.trial_config(p) for p in packs]
         prior: dict[str, int] = {}
-        while wires:  # a round per batch of packs Tune gave up on with retries left (harness/trials.py)
+        while configs:  # a round per batch of packs Tune gave up on with retries left (harness/trials.py)
             requeue: dict[str, int] = {}
             budget = 0 if tune_gives_up() else sweep.max_retries - max(prior.values(), default=0)
             tuner = tune.Tuner(
                 trainable,
-                param_space={"cells": tune.grid_search(wires)},
+                param_space={"trial": tune.grid_search(configs)},
                 tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=max_concurrent,
-                                            trial_name_creator=lambda t: packing.trial_name(t.config["cells"]),
-                                            trial_dirname_creator=lambda t: packing.trial_name(t.config["cells"])),
+                                            trial_name_creator=lambda t: t.config["trial"]["pack"],
+                                            trial_dirname_creator=lambda t: t.config["trial"]["pack"]),
                 run_config=tune.RunConfig(
                     name=sweep.name, storage_path=storage, verbose=0,
                     failure_config=tune.FailureConfig(max_failures=budget),
-                    callbacks=[trials.make_callback(results_dir, progress, ctx, written, signals, ledger,
-                                              max_retries=sweep.max_retries, prior=prior, requeue=requeue)]),
+                    callbacks=[trials.make_callback(results_dir, progress, ctx, written, signals, by_name, ledger,
+                                                    max_retries=sweep.max_retries, prior=prior, requeue=requeue)]),
             )
             tuner.fit()
-            wires = [w for w in wires if packing.trial_name(w) in requeue]
+            configs = [c for c in configs if c["pack"] in requeue]
             prior = requeue
     finally:
         if progress is not None:

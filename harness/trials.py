@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks.paths import CACHE_ENV, DATA_ENV, cache_root
-from harness import packing, store
+from harness import store
 from harness.config import CellConfig
 from harness.fault_injection import inject_fault
 from harness.progress import Progress
@@ -35,8 +35,7 @@ def trainable(config: dict[str, Any], ctx: RunContext, ledger=None) -> None:
     from ray import tune
 
     torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
-    for wire in config["cells"]:
-        cell = CellConfig.from_wire(wire)  # the driver's cell, its cell_id as the driver computed it
+    for cell in config["trial"]["cells"]:  # the driver's resolved CellConfigs, as they are (packing.trial_config)
         if ledger is not None and ray.get(ledger.has.remote(cell.cell_id)):
             continue
         inject_fault(cell.cell_id, ctx)
@@ -47,9 +46,11 @@ def trainable(config: dict[str, Any], ctx: RunContext, ledger=None) -> None:
         tune.report({"cell_row": json.dumps(row, default=str), "trajectory": json.dumps(trajectory, default=str)})
 
 
-def make_callback(results_dir: Path, progress: Progress, ctx: RunContext, written: set[str], signals, ledger=None,
-                   *, max_retries: int = 0, prior: Mapping[str, int] | None = None, requeue: dict | None = None):
-    """`prior`: failures a pack already had in earlier rounds (by trial name). A pack that Tune gives
+def make_callback(results_dir: Path, progress: Progress, ctx: RunContext, written: set[str], signals,
+                  packs: Mapping[str, Sequence[CellConfig]], ledger=None, *, max_retries: int = 0,
+                  prior: Mapping[str, int] | None = None, requeue: dict | None = None):
+    """`packs`: each trial's cells by its pack name (what a trial that died gets failed rows for).
+    `prior`: failures a pack already had in earlier rounds (by trial name). A pack that Tune gives
     up on with retries left (a retry that fails while still starting, e.g. placed on a node that has
     just left: Tune recovers only RUNNING trials) goes to `requeue` (pack -> failures so far) for
     the next round instead of getting failed rows."""
@@ -84,7 +85,7 @@ def make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writte
             row = json.loads(result["cell_row"])
             for key in ("started_at", "finished_at"):
                 row[key] = _parse_time(row.get(key))
-            row["attempt"] = prior.get(packing.trial_name(trial.config["cells"]), 0) + trial.num_failures + 1
+            row["attempt"] = prior.get(trial.config["trial"]["pack"], 0) + trial.num_failures + 1
             write(row, json.loads(result.pop("trajectory")))
             # Tune keeps last_result in its experiment state: keep it small (Tune allows in-place edits).
             result.pop("cell_row")
@@ -95,14 +96,13 @@ def make_callback(results_dir: Path, progress: Progress, ctx: RunContext, writte
             err = trial.get_error() or "worker died"
             last = [ln for ln in str(err).strip().splitlines() if ln.strip()]
             reason = last[-1] if last else str(err)
-            name = packing.trial_name(trial.config["cells"])
+            name = trial.config["trial"]["pack"]
             attempts = prior.get(name, 0) + max(1, trial.num_failures)  # a preempted actor is not counted by Tune
             if requeue is not None and attempts <= max_retries:
                 log.info("trial %s failed while starting after %d attempt(s); it runs again", name, attempts)
                 requeue[name] = attempts
                 return
-            for wire in trial.config["cells"]:  # a pack's finished cells keep their rows
-                cell = CellConfig.from_wire(wire)
+            for cell in packs[name]:  # a pack's finished cells keep their rows
                 if cell.cell_id not in written:
                     write(failed_row(cell, ctx, f"WorkerDied: {' '.join(reason.split())} "
                                                 f"(after {attempts} attempt(s))", attempt=attempts), [])

@@ -143,14 +143,21 @@ def test_a_method_on_a_space_it_does_not_support_fails_at_load():
                "grid": {"seed": [0]}}, "<t>")
 
 
-def test_a_cell_crosses_to_a_worker_with_its_id_and_is_parsed_once_there():
+def test_a_cell_crosses_to_a_worker_as_the_typed_object_the_driver_resolved():
+    """The trial config holds the resolved CellConfigs themselves: what reaches the worker is a copy of
+    the object with its cell_id and space options object already set (not hashed or parsed again)."""
+    import pickle
+
+    from harness import packing
+
     cell = resolve(CellConfig(space="darts", variant="D", space_options=(("preset", "cifar20"),)))
     assert cell.typed_options is cell.typed_options and cell.typed_options.layers == 20  # resolve's own object
-    wire = cell.to_wire()
-    assert wire["cell_id"] == cell.cell_id and json.loads(json.dumps(wire)) == wire  # plain data for Tune
-    back = CellConfig.from_wire(wire)
-    assert back == cell and back.__dict__["cell_id"] == cell.cell_id  # not hashed again on the worker
-    assert back.typed_options == cell.typed_options and back.typed_options is back.typed_options
+    cell_id = cell.cell_id
+    config = packing.trial_config([cell])
+    assert config["pack"] == cell_id and json.loads(json.dumps(config["pack"])) == cell_id  # the name is plain text
+    (back,) = pickle.loads(pickle.dumps(config))["cells"]  # how Ray ships it
+    assert back == cell and back.__dict__["cell_id"] == cell_id  # not hashed again on the worker
+    assert back.__dict__["typed_options"] == cell.typed_options  # not parsed again either
 
 
 @pytest.mark.parametrize("settings, match", [

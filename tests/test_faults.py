@@ -493,11 +493,12 @@ def test_a_pack_tune_gave_up_on_with_retries_left_runs_again_else_gets_a_failed_
     ctx = RunContext(sweep="x", benchmark="none")
 
     def trial(cell, failures):
-        return _types.SimpleNamespace(config={"cells": [cell.to_wire()]}, num_failures=failures,
+        return _types.SimpleNamespace(config={"trial": {"pack": cell.cell_id}}, num_failures=failures,
                                       get_error=lambda: "RayActorError: the actor died\n")
 
     requeue: dict[str, int] = {}
-    cb = make_callback(tmp_path, Progress(2, stream=io.StringIO()), ctx, set(), Signals(), max_retries=3,
+    packs = {c.cell_id: [c] for c in cells}
+    cb = make_callback(tmp_path, Progress(2, stream=io.StringIO()), ctx, set(), Signals(), packs, max_retries=3,
                         prior={cells[1].cell_id: 2}, requeue=requeue)
     cb.on_trial_error(0, [], trial(cells[0], 2))  # 2 of 4 attempts used: runs again
     cb.on_trial_error(0, [], trial(cells[1], 2))  # 2 + 2 = 4 attempts: recorded
