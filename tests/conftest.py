@@ -26,10 +26,15 @@ if not os.environ.get("HARNESS_DATA"):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Ray tests (marked slow or cluster) share one xdist group: one worker runs them one after the other,
-    as they assume (process and port checks, 2 CPUs each), while the other worker runs the rest."""
+    """Two xdist groups of Ray tests, each run one test after the other on one worker: `cluster` (a
+    multi-node `ray.cluster_utils.Cluster` or a `ray start --head` of their own ports, temp folder and
+    HOME) and `slow` (embedded-Ray sweeps, each its own instance; long conversions). The two groups
+    run side by side: they never share a Ray instance, and most of their time is waiting on process
+    start-up, which two lanes overlap. The other tests fill both workers."""
     for item in items:
-        if item.get_closest_marker("slow") or item.get_closest_marker("cluster"):
+        if item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("ray_cluster"))
+        elif item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.xdist_group("ray"))
 
 

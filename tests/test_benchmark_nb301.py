@@ -68,6 +68,11 @@ def test_yahpo_errors_name_the_input_and_the_fix(yahpo, tmp_path):
     assert get_benchmark("yahpo_nb301").spaces == ("darts",)
 
 
+# The tests of the isolated env run on one xdist worker (one group), so its module fixture below is built
+# once: spread over both workers, each built it (a fresh machine paid the env's pip install on both, ~150 s each).
+ON_ONE_WORKER = pytest.mark.xdist_group("nb301_env")
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A real 2-member XGB ensemble, trained by nasbench301's own Ensemble code inside the sidecar env."""
@@ -79,6 +84,7 @@ def tiny_model(tmp_path_factory) -> Path:
     return Path(json.loads(proc.stdout.strip().splitlines()[-1])["model_dir"])
 
 
+@ON_ONE_WORKER
 def test_official_api_answers_from_the_isolated_env_and_main_keeps_numpy2(tiny_model):
     table = nasbench301.open_table(tiny_model)
     key = darts.Genotype.parse(darts.PAPER_GENOTYPES["FreeDARTS"]).arch_str()
@@ -93,6 +99,7 @@ def test_official_api_answers_from_the_isolated_env_and_main_keeps_numpy2(tiny_m
     assert len(table.sha256) == 64
 
 
+@ON_ONE_WORKER
 def test_official_noise_comes_from_a_seeded_generator_per_lookup(tiny_model):
     key = darts.Genotype.parse(darts.PAPER_GENOTYPES["FreeDARTS‡"]).arch_str()
     a = nasbench301.open_table(tiny_model, with_noise=True, seed=3)
@@ -106,6 +113,7 @@ def test_official_noise_comes_from_a_seeded_generator_per_lookup(tiny_model):
     assert np.random.random() == before  # the main process's global RNG is untouched
 
 
+@ON_ONE_WORKER
 def test_official_errors_are_one_line_naming_the_input_and_the_fix(tiny_model, tmp_path):
     with pytest.raises(BenchmarkTableMissingError) as missing:
         nasbench301.open_table(tmp_path / "nb_models_1.0" / "gnn_gin_v1.0")
