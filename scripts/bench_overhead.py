@@ -9,7 +9,12 @@ time of each run into:
 * in-cell time: `finished_at - started_at` of each row (inside `run_cell`: batch, build, search,
   lookup of the final arch and of every trajectory step), of which `lookup_s` is reported apart;
 * harness overhead per cell = (wall x concurrency - sum of in-cell time) / N: Tune scheduling,
-  actor reuse, shipping the row back, the driver's Parquet write, progress.
+  actor reuse, shipping the row back, the driver's Parquet write, progress; this includes what a
+  sweep pays once (Tune's set-up, the first worker process starting and importing torch, the
+  teardown), spread over the N cells;
+* steady overhead per cell = (span x concurrency - sum of in-cell time) / N, where span runs from the
+  first cell's start to the last cell's end: the marginal cost of one more cell in a running sweep
+  (what grows with the sweep). `once s` = wall - span: the per-sweep part, like Ray's start-up.
 
 The driver's write of one cell (two atomic Parquet part files) is also timed on its own. The share
 is relative to one full-size iterative FreeDARTS-D NB201 search measured here (`--search-s` to
@@ -77,8 +82,8 @@ def main(argv=None) -> int:
     print(f"reference: one iterative FreeDARTS-D NB201 search = {ref:.2f} s; ray.init {ray_init_s:.1f} s (once per sweep)\n")
     ctx = sw.make_context(cfg)
     print("| cells per trial | concurrency | cells | wall s | cells/s | in-cell s (mean) | lookup s (mean) | write s (per cell) "
-          "| overhead s per cell | share of one search |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| overhead s per cell | share of one search | once s | steady overhead s per cell | steady share |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for per_trial, conc in [(packing.parse_cli(c), n) for c in args.cells_per_trial for n in args.concurrency]:
         out = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
         t0 = time.perf_counter()
@@ -87,12 +92,15 @@ def main(argv=None) -> int:
         cells = store.read_cells(out)
         in_cell = (cells.finished_at - cells.started_at).dt.total_seconds()
         overhead = (wall * conc - in_cell.sum()) / len(cells)
+        span = (cells.finished_at.max() - cells.started_at.min()).total_seconds()
+        steady = (span * conc - in_cell.sum()) / len(cells)
         traj = store.read_trajectory(out)
         sample = _plain(cells.iloc[0].to_dict())
         w = write_cost(Path(tempfile.mkdtemp()), sample,
                        [_plain(t) for t in traj[traj.cell_id == sample["cell_id"]].to_dict("records")])
         print(f"| {per_trial} | {conc} | {len(cells)} | {wall:.1f} | {len(cells) / wall:.2f} | {in_cell.mean():.3f} | "
-              f"{cells.lookup_s.mean():.4f} | {w:.4f} | {overhead:.3f} | {overhead / ref:.1%} |")
+              f"{cells.lookup_s.mean():.4f} | {w:.4f} | {overhead:.3f} | {overhead / ref:.1%} | {wall - span:.1f} | "
+              f"{steady:.3f} | {steady / ref:.1%} |")
     stop_ray()
     return 0
 
