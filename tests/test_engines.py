@@ -26,6 +26,7 @@ from harness import freedarts, store, zeros
 from harness.data import Batch, ones_batch
 from harness.errors import NonFiniteScoreError
 from spaces import get_space, list_spaces
+from spaces._fast import _pool as fast_pool
 from spaces._fast import nasbench201 as fast_nb201
 
 # Per space: tiny options, input size, and how many rows per group keep 2 non-`none` ops before an
@@ -235,6 +236,43 @@ def test_channels_last_pooling_is_bit_identical(shape):
     out = fast_nb201.avg_pool_3x3(x)
     (grad,) = torch.autograd.grad(out, x, g)
     assert torch.equal(out, ref) and torch.equal(grad, ref_grad)
+
+
+# Every nn.AvgPool2d configuration of our spaces: NB201 / DARTS 3x3 (stride 1, DARTS reduction stride 2),
+# NB201's ResNet-block downsample 2x2 (count_include_pad=True), at batch 1 and 64, in both dtypes.
+POOLS = [(3, 1, 1, False), (3, 2, 1, False), (2, 2, 0, True)]
+
+
+@pytest.mark.parametrize("kernel, stride, padding, count_include_pad", POOLS)
+@pytest.mark.parametrize("shape", [(1, 16, 32, 32), (64, 32, 16, 16), (3, 5, 9, 9)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_channels_last_avg_pool_is_bit_identical_for_every_pool_of_our_spaces(kernel, stride, padding,
+                                                                             count_include_pad, shape, dtype):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=dtype).requires_grad_()
+    args = (kernel, stride, padding, False, count_include_pad)
+    ref = torch.nn.functional.avg_pool2d(x, *args)
+    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    (ref_grad,) = torch.autograd.grad(ref, x, g)
+    out = fast_pool.avg_pool2d(x, kernel, stride, padding, count_include_pad)
+    (grad,) = torch.autograd.grad(out, x, g)
+    assert out.is_contiguous() and torch.equal(out, ref) and torch.equal(grad, ref_grad)
+
+
+def test_lever_4_runs_the_reference_nets_pools_channels_last_and_restores_them():
+    """The fast engine on an unfused reference net (a labelled float32 batch): its AvgPool2d modules run
+    the channels-last kernels during the search (same scores bit for bit) and are plain modules after."""
+    gen = torch.Generator().manual_seed(0)
+    batch = Batch(x=torch.randn(4, 3, 32, 32, generator=gen), labels=torch.tensor([0, 1, 2, 3]), source="test")
+    net, _ = build("nasbench201")
+    pools = [m for m in net.modules() if isinstance(m, torch.nn.AvgPool2d)]
+    assert pools
+    expected = zeros.score(net, batch).scores["cell"]
+    with engine_.start("fast", net, NB201, freedarts.SearchSettings(), batch) as run:
+        assert run.net is net and all("forward" in m.__dict__ for m in pools)
+        assert torch.equal(zeros.score(run.net, batch).scores["cell"], expected)
+    assert not any("forward" in m.__dict__ for m in pools)
+    with fast_pool.channels_last_pooling(net) as n:
+        assert n == len(pools)
 
 
 def test_fast_engine_raises_on_non_finite_scores():
