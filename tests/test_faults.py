@@ -1,11 +1,11 @@
 """Issue 10: faults and hostile files, the checks that need no Ray (seconds each).
 
 Items (numbers of the issue): 1 leftover temp files, 2 unreadable part files (quarantine, page
-checksums), 4 the results-folder lock, 5 corrupt benchmark tables and worker copies, 6 planning
-a big grid, 7 a directory as the sweep file, 8 typed `--only`, 9 an unreachable `--address`,
-12 stale temporary folders, 13 statuses and exit codes (old rows upgraded). Item 10 (no code from
-data files) is in test_safe_loading.py; 3, 11, 15 (interrupts, the embedded Ray) in
-test_faults_ray.py; 14 (a real `ray start --head`) in test_cluster_head.py.
+checksums), 4 the results-folder lock, 6 planning a big grid, 7 a directory as the sweep file,
+8 typed `--only`, 9 an unreachable `--address`, 12 stale temporary folders, 13 statuses and exit
+codes (old rows upgraded). Item 5 (corrupt tables, worker copies) is in test_faults_tables.py,
+10 (no code from data files) in test_safe_loading.py, 3, 11, 15 (interrupts, the embedded Ray) in
+test_faults_ray.py, 14 (a real `ray start --head`) in test_cluster_head.py.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from harness import store, tables
+from harness import store
 from harness.config import CellConfig, load, parse, resolve
-from harness.errors import ConfigError, ConversionError
+from harness.errors import ConfigError
 from harness.interrupts import Signals
 from harness.lock import ResultsLock, ResultsLockedError
-from harness.sweep import clean_tune_dirs, make_context, pending, select, write_config
+from harness.sweep import clean_tune_dirs, pending, select, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = "name: f\nbenchmark: none\nsettings:\n  mode: oneshot\ngrid:\n  seed: [0, 1, 2]\n"
@@ -262,67 +262,6 @@ def test_write_config_is_safe_under_concurrency(tmp_path):
     assert errors == []
     assert len(yaml.safe_load((tmp_path / "config.yaml").read_text())["cells"]) == 3
     assert not list(tmp_path.glob(".tmp-*"))
-
-
-# -- 5: benchmark tables verified on the driver; worker copies keyed and checked by content ----------------
-def _corrupt(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
-def test_corrupt_cached_table_is_rebuilt_from_the_raw_source(tmp_path, monkeypatch, data_root):
-    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    sweep = parse({"grid": {"seed": [0]}}, "x.yaml")
-    first = make_context(sweep, out=io.StringIO())
-    _corrupt(Path(first.table_dir) / "table.parquet")
-    out = io.StringIO()
-    again = make_context(sweep, out=out)
-    assert one_line(out.getvalue()) and "was corrupt" in out.getvalue() and "rebuilt" in out.getvalue()
-    table = Path(again.table_dir) / "table.parquet"
-    assert table.read_bytes() == dict(first.table_files)["table.parquet"]  # the same table, intact again
-
-
-def test_corrupt_cached_table_without_a_source_is_one_line_naming_the_rebuild(tmp_path, monkeypatch, data_root):
-    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    sweep_file = tmp_path / "x.yaml"
-    sweep_file.write_text("name: x\ngrid:\n  seed: [0]\n")
-    make_context(load(sweep_file), out=io.StringIO())
-    _corrupt(tmp_path / "cache" / "nasbench201" / "table.parquet")
-    monkeypatch.setenv("HARNESS_DATA", str(tmp_path / "empty-data"))
-    with pytest.raises(ConversionError) as err:
-        make_context(load(sweep_file), out=io.StringIO())
-    assert one_line(str(err.value)) and "python -m benchmarks convert nasbench201" in str(err.value)
-    assert str(tmp_path / "cache" / "nasbench201") in str(err.value)
-    res = cli([sweep_file, "--results", tmp_path / "r"],  # again, from the shell: still refused, never run
-              env={"HARNESS_CACHE": str(tmp_path / "cache"), "HARNESS_DATA": str(tmp_path / "empty-data")})
-    assert res.returncode == 2 and one_line(res.stderr) and "is corrupt" in res.stderr, res.stderr
-
-
-def test_corrupt_configured_table_is_an_error(tmp_path, monkeypatch, data_root):
-    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    ctx = make_context(parse({"grid": {"seed": [0]}}, "x.yaml"), out=io.StringIO())
-    _corrupt(Path(ctx.table_dir) / "table.parquet")
-    sweep = parse({"benchmark_table": ctx.table_dir, "grid": {"seed": [0]}}, "x.yaml")
-    with pytest.raises(ConversionError, match="named in x.yaml is not intact"):
-        make_context(sweep, out=io.StringIO())
-
-
-def test_worker_copy_is_trusted_only_by_content_hash(tmp_path, monkeypatch, data_root):
-    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
-    ctx = make_context(parse({"grid": {"seed": [0]}}, "x.yaml"), out=io.StringIO())
-    remote = dataclasses.replace(ctx, table_dir=str(tmp_path / "elsewhere"))
-    monkeypatch.setattr(tables, "_verified_dirs", {})
-    copy = Path(tables.local_table_dir(remote))
-    assert copy.is_relative_to(tmp_path / "cache") and tables.content_hash(copy) == ctx.table_key
-    _corrupt(copy / "table.parquet")  # a later worker process must not trust it
-    stale = copy.parent / "nasbench201-0123456789abcdef"
-    stale.mkdir()
-    os.utime(stale, (0, 0))  # unused for decades: pruned when a copy is made
-    monkeypatch.setattr(tables, "_verified_dirs", {})
-    again = Path(tables.local_table_dir(remote))
-    assert again == copy and tables.content_hash(again) == ctx.table_key
-    assert not stale.exists() and not list(copy.parent.glob(".incoming-*"))
 
 
 # -- 6: planning a big grid ---------------------------------------------------------------------------------
