@@ -142,16 +142,20 @@ class _Source:
 
 # Source-major edge order: node 0's out-edges, then node 1's, then node 2's. A source's conv ops of one
 # kind are a contiguous block of a cell's weights stacked in this order, so the full mask needs no copy.
+# Node 2 has one out-edge (3<-2): its convs are used as they are and are not stacked (no copy).
 _SRC_ORDER = tuple(nb.EDGES.index((i, j)) for j in range(nb.MAX_NODES - 1) for i in range(j + 1, nb.MAX_NODES))
-_POS = {e: p for p, e in enumerate(_SRC_ORDER)}
+_STACKED = _SRC_ORDER[:-1]
+_POS = {e: p for p, e in enumerate(_STACKED)}
 
 
 class _CellConvs:
     """One search cell's ReLU-Conv-BN ops, fused per group of alive ops on first use (cached).
 
-    On first use the cell's 1x1 and 3x3 conv weights (and biases) are each concatenated once, in
-    source-major edge order (`_SRC_ORDER`): a source's alive convs of one kind are then a contiguous
-    block (a view, no copy) unless a middle edge was pruned (one cat, cached). A removal changes the
+    On first use the cell's 1x1 and 3x3 conv weights (and biases) of nodes 0 and 1 are each
+    concatenated once, in source-major edge order (`_STACKED`): a source's alive convs of one kind are
+    then a contiguous block (a view, no copy) unless a middle edge was pruned (one cat, cached); a
+    single conv is its own weight. (Looking each op up by ModuleList indexing, per source and conv
+    group, was most of the fusing's Python time in a one-shot search's cProfile.) A removal changes the
     conv ops of one source node, so after a mask change only that node's fused weights are new.
     """
 
@@ -161,18 +165,19 @@ class _CellConvs:
         self._bns: dict[tuple, _BN] = {}
         self._stacks: dict[int, tuple[torch.Tensor, torch.Tensor | None]] | None = None
         self._eps: dict[tuple[int, int], float] = {}
+        self._conv_modules: dict[tuple[int, int], nn.Conv2d] = {}
 
     def _stacked(self) -> dict[int, tuple[torch.Tensor, torch.Tensor | None]]:
-        """Per conv kind, (weight [6C, C, k, k], bias [6C] or None) of all six edges in `_SRC_ORDER`."""
+        """Per conv kind, (weight [5C, C, k, k], bias [5C] or None) of the edges in `_STACKED`."""
         if self._stacks is None:
-            convs: dict[int, list[nn.Conv2d]] = {CONV1: [], CONV3: []}
             edges = list(self._cell.edges)  # iterating a ModuleList is cheap; indexing one is not
             for e in _SRC_ORDER:
                 ops = list(edges[e])
-                for k, cs in convs.items():
+                for k in (CONV1, CONV3):
                     _, conv, bn = ops[k]  # ReLUConvBN = [ReLU, Conv2d, BatchNorm2d]
-                    cs.append(conv)
+                    self._conv_modules[e, k] = conv
                     self._eps[e, k] = bn.eps
+            convs = {k: [self._conv_modules[e, k] for e in _STACKED] for k in (CONV1, CONV3)}
             with torch.no_grad():  # detached copies
                 self._stacks = {k: (torch.cat([c.weight for c in cs]),
                                     None if cs[0].bias is None else torch.cat([c.bias for c in cs]))
@@ -183,10 +188,14 @@ class _CellConvs:
         """(weight, bias) of one conv over `ops`; a 1x1 kernel among 3x3 ones is zero-padded."""
         if ops not in self._convs:
             kinds = {k for _, k in ops}
-            if len(kinds) == 1:
+            if len(ops) == 1:
+                self._stacked()
+                conv = self._conv_modules[ops[0]]
+                self._convs[ops] = (conv.weight.detach(), _detach(conv.bias))
+            elif len(kinds) == 1:
                 (k,) = kinds
                 w, b = self._stacked()[k]
-                c = w.shape[0] // len(_SRC_ORDER)
+                c = w.shape[0] // len(_STACKED)
                 pos = [_POS[e] for e, _ in ops]
                 if pos == list(range(pos[0], pos[0] + len(pos))):
                     sl = slice(pos[0] * c, (pos[-1] + 1) * c)
