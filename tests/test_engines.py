@@ -275,6 +275,37 @@ def test_lever_4_runs_the_reference_nets_pools_channels_last_and_restores_them()
         assert n == len(pools)
 
 
+@pytest.mark.parametrize("shape", [(1, 16, 32, 32), (1, 32, 16, 16), (1, 64, 8, 8), (1, 8, 4, 4), (1, 4, 6, 10)])
+def test_batch_one_pooling_as_matrix_products_matches_avg_pool2d(shape):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64).requires_grad_()
+    g = torch.randn(*shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ref = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    (ref_grad,) = torch.autograd.grad(ref, x, g)
+    out = fast_nb201._pool_mm(x)
+    (grad,) = torch.autograd.grad(out, x, g)
+    torch.testing.assert_close(out, ref, rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-14, atol=1e-15)
+
+
+def test_kept_stem_output_and_node0_bases_follow_the_input_the_bn_mode_and_the_mask():
+    """The fused net keeps the stem output and the first cell's node-0 bases across passes; another
+    input, BN mode or source-0 mask must recompute them."""
+    ref, _ = build("nasbench201", dtype="float64")
+    fused = fast_nb201.FastNB201Supernet(ref)
+    gen = torch.Generator().manual_seed(0)
+    xs = [torch.ones(1, 3, 32, 32, dtype=torch.float64), torch.randn(1, 3, 32, 32, generator=gen, dtype=torch.float64)]
+    pruned = ref.alive("cell").clone()
+    pruned[0, 3] = False  # edge 1<-0 loses its 3x3 conv: source 0's bases change
+    for mode, mask, x in [(True, None, xs[0]), (True, None, xs[0]), (True, None, xs[1]), (True, pruned, xs[1]),
+                          (False, pruned, xs[1]), (True, pruned, xs[0].clone())]:
+        for net in (ref, fused):
+            net.train(mode)
+            if mask is not None:
+                net.set_alive("cell", mask)
+        torch.testing.assert_close(fused(x), ref(x), rtol=1e-10, atol=1e-12)
+    assert fused._stem_cache is not None and fused._node0_cache is not None
+
+
 def test_fast_engine_raises_on_non_finite_scores():
     net, batch = build("nasbench201")
     with torch.no_grad():

@@ -31,15 +31,35 @@ and architectures agree except where two deciding scores are that close
 Measured choices (this 2-core CPU, 1 thread, interleaved micro-benchmarks): "split" was as fast as
 "packed" at batch 1 and faster at batch 64 (a packed 1x1 costs 9x its multiply-adds), so it is the
 default; the 1x1 convs of a batch-1 input run as one matrix product (faster than `conv2d` here);
-pooling runs in channels-last order (bit-identical, 1.6-2.4x faster than the NCHW kernel here);
 train-mode BN of one image runs as group norm with one group per channel (the same statistics:
 each channel's over H x W; 2.7x faster forward + backward than the batch-norm kernel here).
+Pooling of one image runs as matrix products (`_pool_mm`: the 3x3 window with
+count_include_pad=False is separable, A_h X A_w^T; up to 8 x 8 pixels one kron(A_h, A_w) product):
+forward + backward per call 226 vs 329 us at 16 x 32 x 32, 122 vs 141 us at 32 x 16 x 16, 53 vs 77 us
+at 64 x 8 x 8 against channels-last `avg_pool2d` (which needs four layout copies and a Python
+autograd Function; the NCHW kernel is slower still). It re-associates the window sums (scores move
+~1e-5 relative, as the fused convs already do); batches of more than one image keep the
+bit-identical channels-last kernel (`avg_pool_3x3`, also the discrete network's).
+
+A scoring pass of this net is ~40 % framework overhead at CIFAR size and ~80 % at 16 x 16 (measured:
+the same pass at a 4 x 4 input costs 17 of 42 ms), so what a pass does not run matters as much as
+kernel speed: the stem's output depends on neither alpha nor the masks, and neither does anything the
+first cell computes from its node 0 (the stem output): both are kept across the passes of a search
+(`_stem`, `_node0_bases`, rebuilt when the input, BN mode or source 0's alive ops change); a batch-1
+source's bases are concatenated along channels and viewed as the rows of S once (no per-base views,
+each of which is an autograd node). Measured together with the pooling above (scoring passes of 3
+real searches, CPU time, interleaved): 1.10x on CIFAR-10 iterative, 1.12x on one full-mask pass.
+What caps a one-shot search (one pass) is memory, not arithmetic: `harness.runner` trims the heap
+after every cell (malloc_trim), so the first pass of a search page-faults in everything it keeps for
+the backward (CIFAR-100 one-shot in `run_cell`: ~7.7K minor faults, nearly all in the forward; the
+reference ~11.2K; the same fast search on an untrimmed heap ran 43.8 instead of 70.5 ms).
 
 The fused weights are rebuilt lazily, at the next forward after a mask change, over the alive ops
 only (pruned ops cost nothing; a removal changes one source node's conv weights, the rest come from
 a cache). Weights are copies: after the reference net's weights change (`zeros.reinit_weights`),
-build a new fused net with `fast_supernet(ref)`. No weight requires grad; BN in train mode uses batch
-statistics and leaves the running statistics alone.
+build a new fused net with `fast_supernet(ref)` (the kept stem output and node-0 bases assume fixed
+weights, like the copies). No weight requires grad; BN in train mode uses batch statistics and
+leaves the running statistics alone.
 """
 
 from __future__ import annotations
@@ -124,49 +144,101 @@ class _Source:
         return tuple(g for g in groups if g)
 
 
+# Source-major edge order: node 0's out-edges, then node 1's, then node 2's. A source's conv ops of one
+# kind are a contiguous block of a cell's weights stacked in this order, so the full mask needs no copy.
+# Node 2 has one out-edge (3<-2): its convs are used as they are and are not stacked (no copy).
+_SRC_ORDER = tuple(nb.EDGES.index((i, j)) for j in range(nb.MAX_NODES - 1) for i in range(j + 1, nb.MAX_NODES))
+_STACKED = _SRC_ORDER[:-1]
+_POS = {e: p for p, e in enumerate(_STACKED)}
+
+
 class _CellConvs:
     """One search cell's ReLU-Conv-BN ops, fused per group of alive ops on first use (cached).
 
-    A removal changes the conv ops of one source node, so after a mask change only that node's
-    fused weights are new; the others come from the cache.
+    On first use the cell's 1x1 and 3x3 conv weights (and biases) of nodes 0 and 1 are each
+    concatenated once, in source-major edge order (`_STACKED`): a source's alive convs of one kind are
+    then a contiguous block (a view, no copy) unless a middle edge was pruned (one cat, cached); a
+    single conv is its own weight. (Looking each op up by ModuleList indexing, per source and conv
+    group, was most of the fusing's Python time in a one-shot search's cProfile.) A removal changes the
+    conv ops of one source node, so after a mask change only that node's fused weights are new.
     """
 
     def __init__(self, cell: nb.SearchCell) -> None:
         self._cell = cell
         self._convs: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._bns: dict[tuple, _BN] = {}
+        self._stacks: dict[int, tuple[torch.Tensor, torch.Tensor | None]] | None = None
+        self._eps: dict[tuple[int, int], float] = {}
+        self._conv_modules: dict[tuple[int, int], nn.Conv2d] = {}
+
+    def _stacked(self) -> dict[int, tuple[torch.Tensor, torch.Tensor | None]]:
+        """Per conv kind, (weight [5C, C, k, k], bias [5C] or None) of the edges in `_STACKED`."""
+        if self._stacks is None:
+            edges = list(self._cell.edges)  # iterating a ModuleList is cheap; indexing one is not
+            for e in _SRC_ORDER:
+                ops = list(edges[e])
+                for k in (CONV1, CONV3):
+                    _, conv, bn = ops[k]  # ReLUConvBN = [ReLU, Conv2d, BatchNorm2d]
+                    self._conv_modules[e, k] = conv
+                    self._eps[e, k] = bn.eps
+            convs = {k: [self._conv_modules[e, k] for e in _STACKED] for k in (CONV1, CONV3)}
+            with torch.no_grad():  # detached copies
+                self._stacks = {k: (torch.cat([c.weight for c in cs]),
+                                    None if cs[0].bias is None else torch.cat([c.bias for c in cs]))
+                                for k, cs in convs.items()}
+        return self._stacks
 
     def conv(self, ops: tuple[tuple[int, int], ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(weight, bias) of one conv over `ops`; a 1x1 kernel among 3x3 ones is zero-padded."""
         if ops not in self._convs:
-            convs = [self._cell.edges[e][k][1] for e, k in ops]  # ReLUConvBN = [ReLU, Conv2d, BatchNorm2d]
-            size = max(c.kernel_size[0] for c in convs)
-            weights = [c.weight.detach() for c in convs]
-            weights = [w if w.shape[-1] == size else F.pad(w, (size // 2,) * 4) for w in weights]
-            biases = [c.bias.detach() for c in convs] if convs[0].bias is not None else None
-            self._convs[ops] = (_cat(weights), None if biases is None else _cat(biases))
+            kinds = {k for _, k in ops}
+            if len(ops) == 1:
+                self._stacked()
+                conv = self._conv_modules[ops[0]]
+                self._convs[ops] = (conv.weight.detach(), _detach(conv.bias))
+            elif len(kinds) == 1:
+                (k,) = kinds
+                w, b = self._stacked()[k]
+                c = w.shape[0] // len(_STACKED)
+                pos = [_POS[e] for e, _ in ops]
+                if pos == list(range(pos[0], pos[0] + len(pos))):
+                    sl = slice(pos[0] * c, (pos[-1] + 1) * c)
+                    self._convs[ops] = (w[sl], None if b is None else b[sl])
+                else:
+                    with torch.no_grad():
+                        self._convs[ops] = (torch.cat([w[p * c:(p + 1) * c] for p in pos]),
+                                            None if b is None else torch.cat([b[p * c:(p + 1) * c] for p in pos]))
+            else:  # conv_layout="packed": 1x1 and 3x3 kernels in one conv
+                convs = [self._cell.edges[e][k][1] for e, k in ops]
+                size = max(c.kernel_size[0] for c in convs)
+                weights = [c.weight.detach() for c in convs]
+                weights = [w if w.shape[-1] == size else F.pad(w, (size // 2,) * 4) for w in weights]
+                biases = [c.bias.detach() for c in convs] if convs[0].bias is not None else None
+                self._convs[ops] = (_cat(weights), None if biases is None else _cat(biases))
         return self._convs[ops]
 
     def bn(self, ops: tuple[tuple[int, int], ...]) -> _BN:
         """One BN over the concatenated output channels of `ops` (affine=False: exact per channel).
         Its running statistics are concatenated on first use in eval mode (train mode ignores them)."""
         if ops not in self._bns:
-            bns = [self._cell.edges[e][k][2] for e, k in ops]
-            self._bns[ops] = _LazyStatsBN(bns)
+            self._stacked()
+            self._bns[ops] = _LazyStatsBN(self._cell, ops, self._eps[ops[0]])
         return self._bns[ops]
 
 
 class _LazyStatsBN(_BN):
-    """A `_BN` over several BNs' channels whose running statistics are concatenated when first needed."""
+    """A `_BN` over several BNs' channels whose running statistics are concatenated when first needed
+    (the BN modules themselves are looked up only then: train mode never needs them)."""
 
-    def __init__(self, bns: list[nn.BatchNorm2d]) -> None:
-        super().__init__(None, None, None, None, bns[0].eps)
-        self._bns = bns
+    def __init__(self, cell: nb.SearchCell, ops, eps: float) -> None:
+        super().__init__(None, None, None, None, eps)
+        self._cell, self._ops = cell, ops
 
     def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
         if not training and self.mean is None:
-            self.mean = _cat([b.running_mean for b in self._bns])
-            self.var = _cat([b.running_var for b in self._bns])
+            bns = [self._cell.edges[e][k][2] for e, k in self._ops]
+            self.mean = _cat([b.running_mean for b in bns])
+            self.var = _cat([b.running_var for b in bns])
         return super().__call__(x, training)
 
 
@@ -193,6 +265,8 @@ class FastNB201Supernet(Supernet):
         self._head_bn = _BN.of(ref.lastact[0])
         self._fc_w, self._fc_b = ref.classifier.weight.detach(), _detach(ref.classifier.bias)
         self._planned_for: torch.Tensor | None = None  # the alive mask the plan below was made for
+        self._stem_cache: tuple | None = None
+        self._node0_cache: tuple | None = None
 
     def _plan(self) -> None:
         """Per source node: bases, conv groups and the gather index of its mixing matrix."""
@@ -200,6 +274,7 @@ class FastNB201Supernet(Supernet):
         self._planned_for = alive.clone()
         self._sources = [_Source(j, alive.tolist()) for j in range(nb.MAX_NODES - 1)]
         self._groups = [s.conv_groups(self.conv_layout) for s in self._sources]
+        self._conv_ops = [sum(g, ()) for g in self._groups]
         flat = [k for s in self._sources for row in s.index for k in row]
         self._index = torch.tensor(flat, dtype=torch.long, device=alive.device)
         self._sizes = [len(s.index) * s.n_bases for s in self._sources]
@@ -211,13 +286,24 @@ class FastNB201Supernet(Supernet):
         # Every source's mixing matrix [targets, bases] from one gather, shared by all cells.
         gathered = torch.cat([w.reshape(-1), w.new_zeros(1)])[self._index]
         mix = [m.view(len(s.index), s.n_bases) for m, s in zip(gathered.split(self._sizes), self._sources)]
-        x = self._stem_bn(F.conv2d(x, self._stem_w, padding=1), self.training)
-        for layer in self._layers:
-            x = self._cell(x, layer, mix) if isinstance(layer, _CellConvs) else layer(x, self.training)
+        x = self._stem(x)
+        for i, layer in enumerate(self._layers):
+            x = self._cell(x, layer, mix, i == 0) if isinstance(layer, _CellConvs) else layer(x, self.training)
         x = F.relu(self._head_bn(x, self.training))
         return F.linear(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), self._fc_w, self._fc_b)
 
-    def _cell(self, x: torch.Tensor, convs: _CellConvs, mix: list[torch.Tensor]) -> torch.Tensor:
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem conv + BN; the output is kept while the input (and BN mode) are the same: it depends on
+        neither alpha nor the masks, so every pass of a search gets the same tensor back."""
+        key = (self.training, x.dtype, x.shape)
+        c = self._stem_cache
+        if c is not None and c[0] == key and not x.requires_grad and torch.equal(c[1], x):
+            return c[2]
+        out = self._stem_bn(F.conv2d(x, self._stem_w, padding=1), self.training)
+        self._stem_cache = None if x.requires_grad else (key, x.clone(), out)
+        return out
+
+    def _cell(self, x: torch.Tensor, convs: _CellConvs, mix: list[torch.Tensor], first: bool) -> torch.Tensor:
         n, c, h, w = x.shape
         # carry: [nodes j..3, N*C*H*W], the partial sums of the nodes not complete before source j.
         # Split (not indexed) into node j and the rest: its backward is one cat, not zero-filled copies.
@@ -234,21 +320,36 @@ class FastNB201Supernet(Supernet):
             if not src.n_bases:
                 carry = rest
                 continue
-            bases = [xj] if src.skip else []
-            if src.pool:
-                bases.append(_AvgPool3x3.apply(xj))
-            if self._groups[j]:
-                r = torch.relu(xj)
-                ys = [_conv(r, *convs.conv(ops)) for ops in self._groups[j]]
-                y = ys[0] if len(ys) == 1 else torch.cat(ys, 1)
-                bases.append(convs.bn(sum(self._groups[j], ()))(y, self.training))
-            # Rows of S: one flattened [N*C*H*W] base each (a conv output holds one base per C channels).
-            if n == 1:
-                stacked = torch.cat([b.view(-1, c * h * w) for b in bases])
+            if j == 0 and first and not x.requires_grad:
+                stacked = self._node0_bases(x, convs)
             else:
-                stacked = torch.cat([b.view(n, -1, c * h * w).transpose(0, 1) for b in bases]).view(src.n_bases, -1)
+                stacked = self._bases(xj, convs, j)
             carry = torch.mm(mix[j], stacked) if rest is None else torch.addmm(rest, mix[j], stacked)
         return carry.view(n, c, h, w) if carry is not None else x.new_zeros(x.shape)
+
+    def _node0_bases(self, x: torch.Tensor, convs: _CellConvs) -> torch.Tensor:
+        """The first cell's node 0 is the stem output: its bases depend only on source 0's plan."""
+        key = (x, self._sources[0].skip, self._sources[0].pool, self._groups[0])
+        c = self._node0_cache
+        if c is None or c[0] is not x or c[1:4] != key[1:]:
+            self._node0_cache = key + (self._bases(x, convs, 0),)
+        return self._node0_cache[-1]
+
+    def _bases(self, xj: torch.Tensor, convs: _CellConvs, j: int) -> torch.Tensor:
+        """S_j: one flattened [N*C*H*W] base per row (a conv output holds one base per C channels)."""
+        src = self._sources[j]
+        n, c, h, w = xj.shape
+        bases = [xj] if src.skip else []
+        if src.pool:
+            bases.append(_pool_mm(xj) if n == 1 else _AvgPool3x3.apply(xj))
+        if self._groups[j]:
+            r = torch.relu(xj)
+            ys = [_conv(r, *convs.conv(ops)) for ops in self._groups[j]]
+            y = ys[0] if len(ys) == 1 else torch.cat(ys, 1)
+            bases.append(convs.bn(self._conv_ops[j])(y, self.training))
+        if n == 1:  # [1, bases * C, H, W] is already the rows of S in order
+            return (bases[0] if len(bases) == 1 else torch.cat(bases, 1)).view(src.n_bases, -1)
+        return torch.cat([b.view(n, -1, c * h * w).transpose(0, 1) for b in bases]).view(src.n_bases, -1)
 
 
 def _conv(r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -258,6 +359,41 @@ def _conv(r: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> t
         y = torch.mm(w2, r2) if bias is None else torch.addmm(bias.view(-1, 1), w2, r2)
         return y.view(1, -1, h, w)
     return torch.conv2d(r, weight, bias, 1, weight.shape[-1] // 2)
+
+
+_POOL_MATRICES: dict = {}
+
+
+def _pool_matrix(h: int, dtype, device) -> torch.Tensor:
+    """[h, h]: row i averages rows i-1..i+1 that exist (NB201's count_include_pad=False, one axis)."""
+    key = (h, dtype, device)
+    if key not in _POOL_MATRICES:
+        i = torch.arange(h)
+        near = (i.view(-1, 1) - i.view(1, -1)).abs() <= 1
+        m = near.to(torch.float64) / near.sum(dim=1, keepdim=True)
+        _POOL_MATRICES[key] = m.to(dtype=dtype, device=device)
+    return _POOL_MATRICES[key]
+
+
+_KRON_MATRICES: dict = {}
+
+
+def _pool_mm(x: torch.Tensor) -> torch.Tensor:
+    """NB201's avg_pool_3x3 of one image as matrix products (see the module docstring).
+
+    With count_include_pad=False the window count at (i, j) is (rows i-1..i+1 that exist) x (columns
+    j-1..j+1 that exist), so the pooling is separable: Y_c = A_h X_c A_w^T with `_pool_matrix` A. Up to
+    8 x 8 pixels one [HW, HW] matrix (kron(A_h, A_w)) does both axes in one product. The same window
+    sums in another order, times reciprocal counts: float re-association of `F.avg_pool2d`."""
+    n, c, h, w = x.shape
+    if h * w <= 64:
+        key = (h, w, x.dtype, x.device)
+        if key not in _KRON_MATRICES:
+            _KRON_MATRICES[key] = torch.kron(_pool_matrix(h, torch.float64, x.device),
+                                             _pool_matrix(w, torch.float64, x.device)).t().contiguous().to(x.dtype)
+        return torch.mm(x.view(c, h * w), _KRON_MATRICES[key]).view(n, c, h, w)
+    ah, aw = _pool_matrix(h, x.dtype, x.device), _pool_matrix(w, x.dtype, x.device)
+    return torch.matmul(ah, torch.mm(x.view(c * h, w), aw.t()).view(c, h, w)).view(n, c, h, w)
 
 
 class _AvgPool3x3(torch.autograd.Function):
