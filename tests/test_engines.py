@@ -28,6 +28,7 @@ from harness.errors import NonFiniteScoreError
 from spaces import get_space, list_spaces
 from spaces._fast import _pool as fast_pool
 from spaces._fast import nasbench201 as fast_nb201
+from spaces._fast import nasbench201_discrete as fast_nb201_discrete
 
 # Per space: tiny options, input size, and how many rows per group keep 2 non-`none` ops before an
 # iterative search (None: search the whole tiny supernet).
@@ -227,37 +228,6 @@ def test_every_node_fed_only_by_none_is_zero():
     torch.testing.assert_close(fused(batch.x.double()), ref(batch.x.double()))
 
 
-@pytest.mark.parametrize("shape", [(1, 16, 32, 32), (2, 8, 8, 8)])
-def test_channels_last_pooling_is_bit_identical(shape):
-    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0)).requires_grad_()
-    g = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
-    ref = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-    (ref_grad,) = torch.autograd.grad(ref, x, g)
-    out = fast_nb201.avg_pool_3x3(x)
-    (grad,) = torch.autograd.grad(out, x, g)
-    assert torch.equal(out, ref) and torch.equal(grad, ref_grad)
-
-
-# Every nn.AvgPool2d configuration of our spaces: NB201 / DARTS 3x3 (stride 1, DARTS reduction stride 2),
-# NB201's ResNet-block downsample 2x2 (count_include_pad=True), at batch 1 and 64, in both dtypes.
-POOLS = [(3, 1, 1, False), (3, 2, 1, False), (2, 2, 0, True)]
-
-
-@pytest.mark.parametrize("kernel, stride, padding, count_include_pad", POOLS)
-@pytest.mark.parametrize("shape", [(1, 16, 32, 32), (64, 32, 16, 16), (3, 5, 9, 9)])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_channels_last_avg_pool_is_bit_identical_for_every_pool_of_our_spaces(kernel, stride, padding,
-                                                                             count_include_pad, shape, dtype):
-    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=dtype).requires_grad_()
-    args = (kernel, stride, padding, False, count_include_pad)
-    ref = torch.nn.functional.avg_pool2d(x, *args)
-    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
-    (ref_grad,) = torch.autograd.grad(ref, x, g)
-    out = fast_pool.avg_pool2d(x, kernel, stride, padding, count_include_pad)
-    (grad,) = torch.autograd.grad(out, x, g)
-    assert out.is_contiguous() and torch.equal(out, ref) and torch.equal(grad, ref_grad)
-
-
 def test_lever_4_runs_the_reference_nets_pools_channels_last_and_restores_them():
     """The fast engine on an unfused reference net (a labelled float32 batch): its AvgPool2d modules run
     the channels-last kernels during the search (same scores bit for bit) and are plain modules after."""
@@ -273,18 +243,6 @@ def test_lever_4_runs_the_reference_nets_pools_channels_last_and_restores_them()
     assert not any("forward" in m.__dict__ for m in pools)
     with fast_pool.channels_last_pooling(net) as n:
         assert n == len(pools)
-
-
-@pytest.mark.parametrize("shape", [(1, 16, 32, 32), (1, 32, 16, 16), (1, 64, 8, 8), (1, 8, 4, 4), (1, 4, 6, 10)])
-def test_batch_one_pooling_as_matrix_products_matches_avg_pool2d(shape):
-    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64).requires_grad_()
-    g = torch.randn(*shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    ref = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-    (ref_grad,) = torch.autograd.grad(ref, x, g)
-    out = fast_nb201._pool_mm(x)
-    (grad,) = torch.autograd.grad(out, x, g)
-    torch.testing.assert_close(out, ref, rtol=1e-14, atol=1e-15)
-    torch.testing.assert_close(grad, ref_grad, rtol=1e-14, atol=1e-15)
 
 
 def test_kept_stem_output_and_node0_bases_follow_the_input_the_bn_mode_and_the_mask():
@@ -374,14 +332,14 @@ def test_functional_discrete_nb201_draws_the_module_weights_and_scores_synflow(a
     net = NB201.discrete_network(g, 10, options)
     after_modules = torch.get_rng_state()
     torch.manual_seed(3)
-    params = fast_nb201.discrete_params(g, 10, options)
+    params = fast_nb201_discrete.discrete_params(g, 10, options)
     assert torch.equal(torch.get_rng_state(), after_modules)
     module_params = [t for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))
                      for t in (m.weight, m.bias) if t is not None]
     assert len(params) == len(module_params) and all(torch.equal(a, b) for a, b in zip(params, module_params))
     params = [p.double().abs_() for p in params]
     batch = ones_batch(32)
-    fast = synflow_from_outputs(lambda x, out: fast_nb201.discrete_forward_no_bn(g, params, x, options, out), batch)
+    fast = synflow_from_outputs(lambda x, out: fast_nb201_discrete.discrete_forward_no_bn(g, params, x, options, out), batch)
     assert fast == pytest.approx(synflow(net, batch), rel=1e-12, abs=0.0)
 
 

@@ -34,10 +34,10 @@ from harness.engine import DEFAULT_ENGINE, check_engine
 from harness.freedarts import Step
 from harness.methods._sampling import SampledResult, require
 from harness.proxies import get_proxy, synflow_from_outputs
-from spaces._fast import nasbench201 as _fast_nb201
+from spaces._fast import nasbench201_discrete as _discrete_nb201
 
 # Spaces whose discrete network has a functional twin: (params drawn as its modules would, BN-free forward).
-_FUNCTIONAL = {"nasbench201": (_fast_nb201.discrete_params, _fast_nb201.discrete_forward_no_bn)}
+_FUNCTIONAL = {"nasbench201": (_discrete_nb201.discrete_params, _discrete_nb201.discrete_forward_no_bn)}
 
 
 def sample_distinct(space, rng: random.Random, n: int) -> list:

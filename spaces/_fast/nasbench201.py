@@ -39,7 +39,7 @@ forward + backward per call 226 vs 329 us at 16 x 32 x 32, 122 vs 141 us at 32 x
 at 64 x 8 x 8 against channels-last `avg_pool2d` (which needs four layout copies and a Python
 autograd Function; the NCHW kernel is slower still). It re-associates the window sums (scores move
 ~1e-5 relative, as the fused convs already do); batches of more than one image keep the
-bit-identical channels-last kernel (`avg_pool_3x3`, also the discrete network's).
+bit-identical channels-last kernel (`avg_pool_3x3`, also the discrete network's in nasbench201_discrete.py).
 
 A scoring pass of this net is ~40 % framework overhead at CIFAR size and ~80 % at 16 x 16 (measured:
 the same pass at a 4 x 4 input costs 17 of 42 ms), so what a pass does not run matters as much as
@@ -69,6 +69,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spaces import nasbench201 as nb
+from spaces._fast import _pool as fast_pool
 from spaces._supernet import Supernet
 
 SKIP, CONV1, CONV3, POOL = (nb.OPS.index(o) for o in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"))
@@ -341,7 +342,7 @@ class FastNB201Supernet(Supernet):
         n, c, h, w = xj.shape
         bases = [xj] if src.skip else []
         if src.pool:
-            bases.append(_pool_mm(xj) if n == 1 else _AvgPool3x3.apply(xj))
+            bases.append(_pool_mm(xj) if n == 1 else avg_pool_3x3(xj))
         if self._groups[j]:
             r = torch.relu(xj)
             ys = [_conv(r, *convs.conv(ops)) for ops in self._groups[j]]
@@ -396,106 +397,12 @@ def _pool_mm(x: torch.Tensor) -> torch.Tensor:
     return torch.matmul(ah, torch.mm(x.view(c * h, w), aw.t()).view(c, h, w)).view(n, c, h, w)
 
 
-class _AvgPool3x3(torch.autograd.Function):
-    """NB201's avg_pool_3x3 (count_include_pad=False), run in channels-last memory order.
-
-    PyTorch's channels-last CPU pooling kernels vectorise over channels; the NCHW ones loop per
-    output element. Each output is the same window sum in the same order divided by the same count:
-    bit-identical to `F.avg_pool2d` on the NCHW tensor, forward and backward (tested).
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        xc = x.contiguous(memory_format=torch.channels_last)
-        ctx.save_for_backward(xc)
-        return F.avg_pool2d(xc, 3, stride=1, padding=1, count_include_pad=False).contiguous()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (xc,) = ctx.saved_tensors
-        g = grad.contiguous(memory_format=torch.channels_last)
-        return torch.ops.aten.avg_pool2d_backward(g, xc, [3, 3], [1, 1], [1, 1], False, False, None).contiguous()
-
-
 def avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
-    """`F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)`, bit-identical, channels-last kernels."""
-    return _AvgPool3x3.apply(x)
+    """`F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)`, bit-identical, on the channels-last kernels
+    (spaces/_fast/_pool.py)."""
+    return fast_pool.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
 
 
 def fast_supernet(ref: nb.NB201Supernet) -> FastNB201Supernet:
     """The fused twin of a prepared reference NB201 supernet (see the module docstring)."""
     return FastNB201Supernet(ref)
-
-
-# -- the discrete network, functionally (the zero_cost baseline's fast path) --------------------------
-def _layout(options: nb.NB201Options) -> list[tuple[int, bool]]:
-    """(channels, is_reduction) of every layer after the stem, as `_Macro._build_macro` lays them out."""
-    c, n = options.channels, options.cells_per_stage
-    return [(c, False)] * n + [(2 * c, True)] + [(2 * c, False)] * n + [(4 * c, True)] + [(4 * c, False)] * n
-
-
-def _drawn(module_cls, weight_shape: tuple[int, ...], bias: int | None = None) -> list[torch.Tensor]:
-    """A layer's parameters drawn by `module_cls.reset_parameters` itself (same init, same RNG draws)."""
-    holder = type("Holder", (), {})()
-    holder.weight = torch.empty(weight_shape)
-    holder.bias = None if bias is None else torch.empty(bias)
-    module_cls.reset_parameters(holder)
-    return [holder.weight] + ([] if holder.bias is None else [holder.bias])
-
-
-def discrete_params(genotype: nb.Genotype, num_classes: int, options: nb.NB201Options) -> list[torch.Tensor]:
-    """The conv and linear parameters `nb.discrete_network(genotype, num_classes, options)` draws at
-    construction, in construction order, from the global RNG, without building modules (its BN layers
-    draw nothing). Float32, CPU, as the modules draw them; tests check them equal to the module's."""
-    conv = nn.Conv2d
-    params = _drawn(conv, (options.channels, 3, 3, 3))  # stem
-    c_prev = options.channels
-    for c, reduce in _layout(options):
-        if reduce:  # ResNetBasicBlock: conv_a, conv_b, downsample conv
-            params += _drawn(conv, (c, c_prev, 3, 3)) + _drawn(conv, (c, c, 3, 3)) + _drawn(conv, (c, c_prev, 1, 1))
-        else:
-            for op in genotype.ops:
-                if op in ("nor_conv_1x1", "nor_conv_3x3"):
-                    k = 1 if op == "nor_conv_1x1" else 3
-                    params += _drawn(conv, (c, c, k, k))
-        c_prev = c
-    return params + _drawn(nn.Linear, (num_classes, c_prev), bias=num_classes)
-
-
-def discrete_forward_no_bn(genotype: nb.Genotype, params: list[torch.Tensor], x: torch.Tensor,
-                           options: nb.NB201Options, outputs: list[torch.Tensor]) -> torch.Tensor:
-    """The logits of `nb.discrete_network` with every BN removed (what SynFlow scores), functionally,
-    with `params` in `discrete_params` order. Appends to `outputs` the output of every conv and
-    linear layer without its bias (module order): the tensors SynFlow's per-layer sums are over.
-    `none` edges add exact zeros and are skipped."""
-    it = iter(params)
-
-    def layer(y: torch.Tensor) -> torch.Tensor:
-        outputs.append(y)
-        return y
-
-    x = layer(F.conv2d(x, next(it), padding=1))
-    for _, reduce in _layout(options):
-        if reduce:
-            wa, wb, wd = next(it), next(it), next(it)
-            a = layer(F.conv2d(F.relu(x), wa, stride=2, padding=1))
-            b = layer(F.conv2d(F.relu(a), wb, padding=1))
-            x = layer(F.conv2d(F.avg_pool2d(x, 2, stride=2), wd)) + b
-            continue
-        nodes = [x]
-        ops = iter(genotype.ops)
-        for i in range(1, nb.MAX_NODES):
-            terms = []
-            for (to, src), op in zip((e for e in nb.EDGES if e[0] == i), ops):
-                if op == "skip_connect":
-                    terms.append(nodes[src])
-                elif op == "avg_pool_3x3":
-                    terms.append(avg_pool_3x3(nodes[src]))
-                elif op in ("nor_conv_1x1", "nor_conv_3x3"):
-                    w = next(it)
-                    terms.append(layer(F.conv2d(F.relu(nodes[src]), w, padding=w.shape[-1] // 2)))
-            nodes.append(sum(terms[1:], terms[0]) if terms else torch.zeros_like(x))
-        x = nodes[-1]
-    weight, bias = next(it), next(it)
-    z = layer(torch.flatten(F.adaptive_avg_pool2d(F.relu(x), 1), 1) @ weight.t())
-    return z + bias
