@@ -227,17 +227,47 @@ def _release_memory() -> None:
     """Hand the cell's freed activations back to the OS: a warm worker runs many cells, and glibc
     otherwise keeps the peak of a batch-64 supernet pass (several GB) as fragmented free heap.
 
+    Only when the worker's resident memory grew by `TRIM_GROWTH_BYTES` since the last trim: a trim
+    also unmaps the pages a small search reuses, and the next search then page-faults them in again
+    inside its timed region (measured, fast engine, NB201 one-shot -D on CIFAR-100: ~7.8K minor faults
+    and a 36 ms forward after a trim, 21 ms without). A FreeDARTS-D search leaves ~35 MB of free heap
+    here, a labelled batch-64 NB201 pass ~2.5 GB.
+
     What survives the collection (torch, modules, tables, caches) lives as long as the worker, so it
     is frozen: the next cell's collection scans only that cell's objects (measured: a full collection
     cost ~1 s of a 4-6 s NB201 search in a warm worker on this loaded CPU; scripts/bench_overhead.py).
     """
+    global _resident_after_trim
     gc.collect()
     gc.freeze()
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except OSError:  # not glibc (e.g. musl): nothing to trim
-            pass
+    libc = _glibc()
+    if libc is None or _resident_bytes() - _resident_after_trim < TRIM_GROWTH_BYTES:
+        return
+    libc.malloc_trim(0)
+    _resident_after_trim = _resident_bytes()
+
+
+TRIM_GROWTH_BYTES = 256 * 2**20  # resident growth since the last trim above which a cell's memory is given back
+_resident_after_trim = 0
+
+
+@functools.lru_cache(maxsize=1)
+def _glibc():
+    """glibc, or None (not Linux, or another libc such as musl: nothing to trim)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018  (musl has no malloc_trim)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def _resident_bytes() -> int:
+    """This process's resident set size (Linux /proc/self/statm)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _search_and_lookup(cell: CellConfig, ctx: RunContext, device: torch.device, row: dict[str, Any]) -> list[dict]:

@@ -84,3 +84,28 @@ def test_arch_missing_from_table_is_recorded(tmp_path, table_dir):
     row, _ = run_cell(resolve(CellConfig(variant="D", mode="oneshot")), RunContext(sweep="t", table_dir=str(small)))
     assert row["status"] == "ok" and row["lookup_status"] == "not_in_table"
     assert row["arch"] in row["lookup_error"]
+
+
+def test_a_finished_cell_gives_memory_back_only_after_the_worker_grew(monkeypatch):
+    """malloc_trim after a cell that grew the worker by GBs (a labelled batch-64 pass), not after a small
+    search: a trim also unmaps the pages the next small search reuses, which it then faults in again."""
+    from harness import runner
+
+    resident, trims = [400 * 2**20], []
+
+    class Libc:
+        def malloc_trim(self, pad):
+            trims.append(pad)
+            resident[0] = 420 * 2**20  # what the trim gave back
+
+    monkeypatch.setattr(runner, "_glibc", lambda: Libc())
+    monkeypatch.setattr(runner, "_resident_bytes", lambda: resident[0])
+    monkeypatch.setattr(runner, "_resident_after_trim", 0)
+    runner._release_memory()  # the worker's first cell: trimmed, baseline set
+    assert len(trims) == 1
+    resident[0] += 30 * 2**20  # a FreeDARTS-D search: no trim
+    runner._release_memory()
+    assert len(trims) == 1
+    resident[0] += 2500 * 2**20  # a labelled pass: trimmed
+    runner._release_memory()
+    assert len(trims) == 2 and runner._resident_after_trim == 420 * 2**20
