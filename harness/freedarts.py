@@ -72,8 +72,9 @@ class SearchResult:
     final_scores: dict[str, torch.Tensor]
     alive: dict[str, torch.Tensor]
     steps: list[Step] = field(default_factory=list)
-    score_passes: int = 0
+    score_passes: int = 0  # every ZEROS pass, the close-call passes included
     loss: float = float("nan")
+    close_calls: int = 0  # removals the fast engine re-decided on the reference net's scores (harness/engine.py)
 
     @property
     def n_steps(self) -> int:
@@ -167,7 +168,7 @@ def _search(run: engine_.Run, batch: Batch, space: SpaceSpec, settings: SearchSe
     gen = torch.Generator().manual_seed(settings.seed)
     t0 = time.perf_counter()
     result = zeros.score(net, batch, step=0)
-    passes = 1
+    passes, close_calls = 1, 0
     steps = [Step(0, None, None, None, None, _as_lists(result.scores), _as_lists(net.alive_masks()),
                   _alpha_arch(net, space), time.perf_counter() - t0)]
     if settings.mode == "oneshot":
@@ -183,12 +184,19 @@ def _search(run: engine_.Run, batch: Batch, space: SpaceSpec, settings: SearchSe
         return any(bool(c.any()) for c in eligible(net.alive_masks(), prunable, keep).values())
 
     while pruning_left():
-        removals = _choose(result.scores, net.alive_masks(), settings, gen, prunable, keep)
+        alive, gen_state = net.alive_masks(), gen.get_state()
+        removals = _choose(result.scores, alive, settings, gen, prunable, keep)
+        scores_used = result.scores
+        if run.close_call(result.scores, removals, eligible(alive, prunable, keep), settings.prune_pool):
+            # Fast engine, fused net: too close to call on its scores; decide on the reference net's.
+            scores_used = run.reference_scores(batch, step=len(steps))
+            passes, close_calls = passes + 1, close_calls + 1
+            gen.set_state(gen_state)
+            removals = _choose(scores_used, alive, settings, gen, prunable, keep)
         for group, row, op in removals:
             mask = net.alive(group).clone()
             mask[row, op] = False
             net.set_alive(group, mask)
-        scores_used = result.scores
         t0 = time.perf_counter()
         if pruning_left() or space.final_rescore:
             if not run.needs_rescore(removals):
@@ -206,4 +214,4 @@ def _search(run: engine_.Run, batch: Batch, space: SpaceSpec, settings: SearchSe
                               time.perf_counter() - t0))
     alive = net.alive_masks()
     genotype = space.derive(result.scores, alive)
-    return SearchResult(genotype, space.arch_key(genotype), result.scores, alive, steps, passes, result.loss)
+    return SearchResult(genotype, space.arch_key(genotype), result.scores, alive, steps, passes, result.loss, close_calls)
