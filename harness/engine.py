@@ -91,6 +91,7 @@ class Run(AbstractContextManager):
         self._fuse_allowed = fuse
         self._frozen: list[torch.nn.Parameter] = []
         self._levers = ExitStack()
+        self._ref_ready = False
         self.net: Supernet = ref
         self.fused = False
         # Lever 2 holds only while the forward of the remaining ops cannot change.
@@ -100,13 +101,22 @@ class Run(AbstractContextManager):
     def __enter__(self) -> Run:
         if self.fast:
             self.net = self._fuse()
-            # The reference net is scored unfused, or fused for a close call (`reference_scores`): levers 1 and 4.
-            alpha_ids = {id(a) for a in self.ref.alphas.values()}
-            self._frozen = [p for p in self.ref.parameters() if id(p) not in alpha_ids and p.requires_grad]
-            for p in self._frozen:
-                p.requires_grad_(False)
-            self._levers.enter_context(channels_last_pooling(self.ref))
+            if self.net is self.ref:
+                self._ref_levers()
         return self
+
+    def _ref_levers(self) -> None:
+        """Levers 1 and 4 on the reference net, once: when it is scored unfused, or at the first close
+        call of a fused search (`reference_scores`); a fused search without one never pays for them
+        (a walk over every parameter and module: measurable against a 50 ms one-shot search)."""
+        if self._ref_ready:
+            return
+        self._ref_ready = True
+        alpha_ids = {id(a) for a in self.ref.alphas.values()}
+        self._frozen = [p for p in self.ref.parameters() if id(p) not in alpha_ids and p.requires_grad]
+        for p in self._frozen:
+            p.requires_grad_(False)
+        self._levers.enter_context(channels_last_pooling(self.ref))
 
     def __exit__(self, *exc) -> None:
         if self.net is not self.ref:
@@ -116,6 +126,7 @@ class Run(AbstractContextManager):
             p.requires_grad_(True)
         self._frozen = []
         self._levers.close()
+        self._ref_ready = False
         self.net = self.ref
 
     def _fuse(self) -> Supernet:
@@ -174,6 +185,7 @@ class Run(AbstractContextManager):
     def reference_scores(self, batch, step: int | None = None) -> dict[str, torch.Tensor]:
         """ZEROS scores of the reference net at the fused net's current masks: one pass with levers 1 and
         4, which give the reference engine's scores bit for bit (tests/test_engines.py)."""
+        self._ref_levers()
         for g in self.ref.groups:
             self.ref.set_alive(g, self.net.alive(g))
         return zeros.score(self.ref, batch, step=step).scores
