@@ -123,12 +123,26 @@ def agreement(frame: pd.DataFrame, column: str) -> str:
 
 
 def surrogate_notes(frame: pd.DataFrame) -> list[str]:
-    """One line per surrogate column with values: its name and, where the rows carry it, its agreement."""
+    """One line per surrogate column with values: its name and, where the rows carry it, its agreement;
+    then the BN mode of the FreeDARTS searches where it is not the code's (`bn_note`)."""
     notes = []
     for column, name in error_columns(frame):
         a = agreement(frame, column)
         notes.append(f"{SHORT[column]}: {name}" + (f"; {a}" if a else ""))
-    return notes
+    return notes + bn_note(frame)
+
+
+def bn_note(frame: pd.DataFrame) -> list[str]:
+    """A line naming the FreeDARTS searches' `bn_mode` when any is not the authors' code's (train): on DARTS
+    the two modes give different searches (train-mode -D scores are rounding noise), so a reader must know."""
+    if "bn_mode" not in frame:
+        return []
+    modes = sorted(set(frame.loc[frame["search_method"] == "freedarts", "bn_mode"].dropna().astype(str)))
+    if modes in ([], ["train"]):
+        return []
+    pooled = " (the rows of one method pool both modes)" if len(modes) > 1 else ""
+    return [f"FreeDARTS searches with bn_mode {' and '.join(modes)}{pooled}; the authors' code uses train, under "
+            "which the DARTS supernet's -D scores are float rounding (README \"FreeDARTS-D on DARTS and NB1Shot1\")"]
 
 
 # -- Table 5 ----------------------------------------------------------------------------------------
