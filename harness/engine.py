@@ -206,7 +206,7 @@ class Run(AbstractContextManager):
 # a = 1e-5: 0.5 to 1.0 (scores ~1e-15, decided by rounding); a = 1 on ImageNet16-120: 6e-3 to 0.79.
 # At a = 1e-5 (CIFAR-10) and a = 1 (ImageNet16-120) the two engines then chose differently on 5 of 5
 # seeds, and the float64 re-score sided with either engine (`scripts/check_engines.py --alpha-scale`).
-# Outside the range the fast engine runs the reference net with levers 1-2: the reference's result.
+# Outside the range the fast engine runs the reference net with levers 1, 2 and 4: the reference's result.
 FUSE_ALPHA_RANGE = (0.1, 100.0)
 
 # A fused net's removal is re-decided on the reference net's scores (one extra pass) when the removed op

@@ -184,10 +184,11 @@ def _search(run: engine_.Run, batch: Batch, space: SpaceSpec, settings: SearchSe
         return any(bool(c.any()) for c in eligible(net.alive_masks(), prunable, keep).values())
 
     while pruning_left():
-        alive, gen_state = net.alive_masks(), gen.get_state()
+        alive = net.alive_masks()
+        gen_state = gen.get_state() if run.fused else None  # a close call draws the choice again from here
         removals = _choose(result.scores, alive, settings, gen, prunable, keep)
         scores_used = result.scores
-        if run.close_call(result.scores, removals, eligible(alive, prunable, keep), settings.prune_pool):
+        if run.fused and run.close_call(result.scores, removals, eligible(alive, prunable, keep), settings.prune_pool):
             # Fast engine, fused net: too close to call on its scores; decide on the reference net's.
             scores_used = run.reference_scores(batch, step=len(steps))
             passes, close_calls = passes + 1, close_calls + 1

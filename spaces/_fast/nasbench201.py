@@ -49,10 +49,11 @@ first cell computes from its node 0 (the stem output): both are kept across the 
 source's bases are concatenated along channels and viewed as the rows of S once (no per-base views,
 each of which is an autograd node). Measured together with the pooling above (scoring passes of 3
 real searches, CPU time, interleaved): 1.10x on CIFAR-10 iterative, 1.12x on one full-mask pass.
-What caps a one-shot search (one pass) is memory, not arithmetic: `harness.runner` trims the heap
-after every cell (malloc_trim), so the first pass of a search page-faults in everything it keeps for
-the backward (CIFAR-100 one-shot in `run_cell`: ~7.7K minor faults, nearly all in the forward; the
-reference ~11.2K; the same fast search on an untrimmed heap ran 43.8 instead of 70.5 ms).
+What capped a one-shot search (one pass) was memory, not arithmetic: `harness.runner` trimmed the
+heap after every cell (malloc_trim), so the first pass of a search page-faulted in everything it keeps
+for the backward (CIFAR-100 one-shot in `run_cell`: ~7.7K minor faults, nearly all in the forward; the
+reference ~11.2K; the same fast search on an untrimmed heap ran 43.8 instead of 70.5 ms). The runner
+now trims only after a cell that grew the worker by 256 MiB (`harness.runner._release_memory`).
 
 The fused weights are rebuilt lazily, at the next forward after a mask change, over the alive ops
 only (pruned ops cost nothing; a removal changes one source node's conv weights, the rest come from
