@@ -22,7 +22,9 @@ pytestmark = pytest.mark.cluster
 TINY = "settings:\n  space_options: {channels: 4, cells_per_stage: 1}\n  mode: oneshot\n"
 
 
-@pytest.fixture(scope="module")
+# Session scope: a module fixture was built again whenever the worker ran another module's test in between
+# (xdist interleaves them), 5-7 s each time.
+@pytest.fixture(scope="session")
 def cluster():
     from ray.cluster_utils import Cluster
 
@@ -90,6 +92,7 @@ def test_a_node_leaving_mid_sweep_does_not_stop_it(cluster, tmp_path):
         time.sleep(0.1)
     c.remove_node(workers[1])  # a node leaves with its running cells
     _, err = proc.communicate(timeout=300)
+    workers[1] = c.add_node(num_cpus=2, num_gpus=2)  # the next test gets the fixture's two GPU nodes back
     cells = pd.read_parquet(cells_dir)
     assert proc.returncode == 0, (err, cells[cells.status != "ok"].error.tolist())
     assert len(cells) == 40 and cells.cell_id.is_unique and (cells.status == "ok").all()

@@ -38,7 +38,7 @@ def _free_port() -> int:
     return port
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not module: xdist's interleaving rebuilt it (3.5 s up, 5 s down) per return
 def head():
     base = Path(tempfile.mkdtemp(prefix="rh", dir="/tmp"))  # short: Ray's socket paths must fit
     home = base / "home"

@@ -65,9 +65,11 @@ def test_upgrade_rewrites_old_part_files_to_the_current_schema(tmp_path):
     (tmp_path / "cells").mkdir()
     old = pa.table({"cell_id": ["old"], "status": ["ok"], "seed": [1]})  # written before `method` existed
     pq.write_table(old, tmp_path / "cells" / "old.parquet")
+    pq.write_table(old.set_column(0, "cell_id", pa.array(["old2"])), tmp_path / "cells" / "old2.parquet")
     store.write_cell(tmp_path, row("new", method="random"), [])
-    assert store.read_cells(tmp_path).set_index("cell_id").loc["old", "method"] == "freedarts"
-    assert store.upgrade(tmp_path) == 1 and store.upgrade(tmp_path) == 0
+    read = store.read_cells(tmp_path).set_index("cell_id")  # two legacy files (read as one run) and a new one
+    assert read.loc[["old", "old2", "new"], "method"].tolist() == ["freedarts", "freedarts", "random"]
+    assert store.upgrade(tmp_path) == 2 and store.upgrade(tmp_path) == 0
     cells = pd.read_parquet(tmp_path / "cells").set_index("cell_id")  # plain pandas, one schema
     assert list(cells.reset_index().columns) == list(store.CELL_COLUMNS)
     assert cells.loc["old", "method"] == "freedarts" and cells.loc["new", "method"] == "random"
