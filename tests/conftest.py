@@ -25,6 +25,10 @@ if not os.environ.get("HARNESS_DATA"):
     os.environ["HARNESS_DATA"] = str(SHARED_DATA)
 
 
+# tryfirst: pytest-xdist's worker reads the `xdist_group` marks in its own collection_modifyitems hook
+# (it turns them into the node-id suffix its loadgroup scheduler groups by); marks added after it runs
+# are ignored, and the Ray tests were then spread over both workers (tests/test_xdist_lanes.py).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Two xdist groups of Ray tests, each run one test after the other on one worker: `cluster` (a
     multi-node `ray.cluster_utils.Cluster` or a `ray start --head` of their own ports, temp folder and
