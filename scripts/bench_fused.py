@@ -15,11 +15,17 @@ machine it leaves out the time other processes hold the core; with 1 thread all 
 ones: the masks span the alive fractions an iterative search passes through, so it approximates the
 search's per-pass speedup (the one-shot speedup is the `full` row). `max|dlogit|` checks the nets
 agree on each mask (ZEROS scores themselves are compared by tests/test_fast_spaces.py).
+
+`levers ms/pass` times the reference net with the fast engine's levers 1 and 4 (alpha-only gradients,
+channels-last pooling: `harness.engine.Run` without fusing), which is what the fast engine runs when a
+space registers no fused net; `fused vs levers` (that time over the fused one) is what fusing itself
+adds, and decides whether a space registers its fused net (MobileNet does not: ~1.0x here).
 """
 
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import json
 import platform
 import statistics
@@ -32,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from harness import zeros  # noqa: E402
+from harness.engine import Run  # noqa: E402
 from harness.config import CellConfig, resolve  # noqa: E402
 from harness.data import DATASETS, ones_batch  # noqa: E402
 from spaces import get_space  # noqa: E402
@@ -100,13 +107,17 @@ def bench(target: str, passes: int, n_masks: int, seed: int) -> list[dict]:
             x = batch.x.to(dtype=next(iter(ref.alphas.values())).dtype)
             dlogit = float((ref(x) - fast(x)).abs().max())
         zeros.score(ref, batch), zeros.score(fast, batch)  # warm-up (and the fused rebuild)
-        times = {"reference": [], "fast": [], "reference_cpu": [], "fast_cpu": []}
+        times = {"reference": [], "levers": [], "fast": [], "reference_cpu": [], "levers_cpu": [], "fast_cpu": []}
         for _ in range(passes):
-            for name, net in (("reference", ref), ("fast", fast)):
-                t0, c0 = time.perf_counter(), time.thread_time()
-                zeros.score(net, batch)
-                times[name].append(time.perf_counter() - t0)
-                times[f"{name}_cpu"].append(time.thread_time() - c0)
+            for name, net in (("reference", ref), ("levers", None), ("fast", fast)):
+                with Run("fast", ref, space, reinit_each_step=False, fuse=False) if net is None else nullcontext() as run:
+                    net = run.net if net is None else net
+                    if name == "levers" and not times["levers"]:
+                        zeros.score(net, batch)  # warm-up: the levers' first pass
+                    t0, c0 = time.perf_counter(), time.thread_time()
+                    zeros.score(net, batch)
+                    times[name].append(time.perf_counter() - t0)
+                    times[f"{name}_cpu"].append(time.thread_time() - c0)
         row = {"target": target, "mask": label, "passes": passes, "max_dlogit": dlogit}
         row.update({f"{k}_ms": 1e3 * statistics.median(v) for k, v in times.items()})
         rows.append(row)
@@ -119,9 +130,11 @@ def bench(target: str, passes: int, n_masks: int, seed: int) -> list[dict]:
 
 def _print(row: dict) -> None:
     row["speedup"] = row["reference_ms"] / row["fast_ms"]
+    row["fused_vs_levers"] = row["levers_ms"] / row["fast_ms"]
     row["speedup_cpu"] = row["reference_cpu_ms"] / row["fast_cpu_ms"]
     d = "" if row["max_dlogit"] is None else f"{row['max_dlogit']:.1e}"
     print(f"| {row['target']} | {row['mask']} | {row['reference_ms']:.1f} | {row['fast_ms']:.1f} | {row['speedup']:.2f} | "
+          f"{row['levers_ms']:.1f} | {row['fused_vs_levers']:.2f} | "
           f"{row['reference_cpu_ms']:.1f} | {row['fast_cpu_ms']:.1f} | {row['speedup_cpu']:.2f} | {d} |", flush=True)
 
 
@@ -138,9 +151,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     print(f"cpu ({platform.processor() or platform.machine()}), {args.threads} thread(s); torch {torch.__version__}; "
           f"{args.passes} interleaved passes per mask, seed {args.seed}\n")
-    print("| target | mask | reference ms/pass | fused ms/pass | speedup | reference CPU ms | fused CPU ms | "
-          "speedup (CPU) | max\\|dlogit\\| |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| target | mask | reference ms/pass | fused ms/pass | speedup | levers ms/pass | fused vs levers | "
+          "reference CPU ms | fused CPU ms | speedup (CPU) | max\\|dlogit\\| |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     out = []
     for target in args.targets:
         out += bench(target, args.passes, args.masks, args.seed)

@@ -20,7 +20,7 @@ from typing import Any
 
 from archcodec import registry
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
-from spaces._fast import darts as _fast_darts, mobilenet as _fast_mobilenet, nasbench1shot1 as _fast_nasbench1shot1
+from spaces._fast import darts as _fast_darts, nasbench1shot1 as _fast_nasbench1shot1
 from spaces._fast import nasbench201 as _fast_nasbench201
 
 
@@ -136,7 +136,11 @@ SPACES: dict[str, SpaceSpec] = registry.build((
         row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
         op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
         flops=mobilenet.flops,
-        fast_supernet=_fast_mobilenet.fast_supernet,  # None in code_mode (not fused)
+        # No fused net: spaces/_fast/mobilenet.py measured no faster than this net with the engine's levers 1 and 4
+        # (full supernet 0.58-0.60 vs 0.60 s a pass, 4/7 pruned 0.22 vs 0.22 s; scripts/bench_fused.py), and its
+        # float32 re-association cost 24 close-call passes and a different architecture on seed 0. Unfused, the
+        # fast engine is bit-identical to the reference and faster: 1.93x one-shot, 1.97x iterative (README).
+        fast_supernet=None,
     ),
     SpaceSpec(
         name=darts.NAME,

@@ -22,6 +22,12 @@ rebuilt (at the next forward) over the alive options whenever the mask changes.
 
 `code_mode` (binary gates sampled from the global RNG, an Adam step inside the backward) is not
 fused: `fast_supernet` returns None for it, and the engine runs the reference net.
+
+Not registered as the space's `fast_supernet` (spaces/__init__.py): on this CPU a pass of this net takes
+as long as a pass of the reference net with the fast engine's levers 1 and 4 (alpha-only gradients,
+channels-last pooling), which is where the whole saving comes from, while its re-associated float32 sums
+cost close-call passes and agreement. It stays tested against the reference (tests/test_fast_spaces.py)
+and measured by `scripts/bench_fused.py --targets mobilenet`, the place to decide again on other hardware.
 """
 
 from __future__ import annotations
