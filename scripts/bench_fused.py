@@ -25,12 +25,12 @@ adds, and decides whether a space registers its fused net (MobileNet does not: ~
 from __future__ import annotations
 
 import argparse
-from contextlib import nullcontext
 import json
 import platform
 import statistics
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from harness import zeros  # noqa: E402
-from harness.engine import Run  # noqa: E402
 from harness.config import CellConfig, resolve  # noqa: E402
 from harness.data import DATASETS, ones_batch  # noqa: E402
+from harness.engine import Run  # noqa: E402
 from spaces import get_space  # noqa: E402
 from spaces._fast import darts as fast_darts, mobilenet as fast_mobilenet, nasbench1shot1 as fast_nb1shot1  # noqa: E402
 
@@ -96,6 +96,13 @@ def masks(ref, space, n: int, seed: int) -> list[tuple[str, dict[str, torch.Tens
     return out
 
 
+@contextmanager
+def _levers(ref, space):
+    """`ref` with levers 1 and 4 while inside (the unfused fast engine); plain again after, for its own timing."""
+    with Run("fast", ref, space, reinit_each_step=False, fuse=False) as run:
+        yield run.net
+
+
 def bench(target: str, passes: int, n_masks: int, seed: int) -> list[dict]:
     space, ref, fast, batch = build(target, seed)
     rows = []
@@ -106,14 +113,15 @@ def bench(target: str, passes: int, n_masks: int, seed: int) -> list[dict]:
         with torch.no_grad():
             x = batch.x.to(dtype=next(iter(ref.alphas.values())).dtype)
             dlogit = float((ref(x) - fast(x)).abs().max())
-        zeros.score(ref, batch), zeros.score(fast, batch)  # warm-up (and the fused rebuild)
-        times = {"reference": [], "levers": [], "fast": [], "reference_cpu": [], "levers_cpu": [], "fast_cpu": []}
+        nets = {"reference": lambda: nullcontext(ref), "levers": lambda: _levers(ref, space),
+                "fast": lambda: nullcontext(fast)}
+        times = {k: [] for name in nets for k in (name, f"{name}_cpu")}
+        for enter in nets.values():  # warm-up (and the fused rebuild)
+            with enter() as net:
+                zeros.score(net, batch)
         for _ in range(passes):
-            for name, net in (("reference", ref), ("levers", None), ("fast", fast)):
-                with Run("fast", ref, space, reinit_each_step=False, fuse=False) if net is None else nullcontext() as run:
-                    net = run.net if net is None else net
-                    if name == "levers" and not times["levers"]:
-                        zeros.score(net, batch)  # warm-up: the levers' first pass
+            for name, enter in nets.items():
+                with enter() as net:
                     t0, c0 = time.perf_counter(), time.thread_time()
                     zeros.score(net, batch)
                     times[name].append(time.perf_counter() - t0)

@@ -25,6 +25,9 @@ if not os.environ.get("HARNESS_DATA"):
     os.environ["HARNESS_DATA"] = str(SHARED_DATA)
 
 
+LANES = {"cluster": "ray_cluster", "slow": "ray"}  # marker -> xdist group; the first marker a test has wins
+
+
 # tryfirst: pytest-xdist's worker reads the `xdist_group` marks in its own collection_modifyitems hook
 # (it turns them into the node-id suffix its loadgroup scheduler groups by); marks added after it runs
 # are ignored, and the Ray tests were then spread over both workers (tests/test_xdist_lanes.py).
@@ -36,10 +39,9 @@ def pytest_collection_modifyitems(config, items):
     run side by side: they never share a Ray instance, and most of their time is waiting on process
     start-up, which two lanes overlap. The other tests fill both workers."""
     for item in items:
-        if item.get_closest_marker("cluster"):
-            item.add_marker(pytest.mark.xdist_group("ray_cluster"))
-        elif item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("ray"))
+        lane = next((group for marker, group in LANES.items() if item.get_closest_marker(marker)), None)
+        if lane:
+            item.add_marker(pytest.mark.xdist_group(lane))
 
 
 @pytest.fixture(scope="session")

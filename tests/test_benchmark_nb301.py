@@ -73,7 +73,7 @@ def test_yahpo_errors_name_the_input_and_the_fix(yahpo, tmp_path):
 ON_ONE_WORKER = pytest.mark.xdist_group("nb301_env")
 
 
-@pytest.fixture(scope="session")  # not module: another module's test in between on the worker rebuilt it (8 s)
+@pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A real 2-member XGB ensemble, trained by nasbench301's own Ensemble code inside the sidecar env."""
     python = ensure_env(nasbench301.ENV)

@@ -1,8 +1,8 @@
 """The suite's xdist lanes are in effect (pyproject.toml addopts, tests/conftest.py).
 
 The Ray tests must run one after the other in their group's lane: two Ray sweeps at once on two cores
-starve each other's start-up, and a lane's session fixtures (the multi-node cluster, the `ray start`
-head, the NB301 sidecar's model) are built once per worker that runs one of its tests. Nothing fails
+starve each other's start-up, and a lane's shared fixtures (the multi-node cluster, the `ray start`
+head, the NB301 sidecar's model) are built again on every worker that runs one of its tests. Nothing fails
 when the grouping silently stops (a pytest 9.2 node-id change did that to pytest-xdist 3.8; a group
 mark added after xdist's own collection hook does it too): the suite only gets slower. This test
 fails instead.
@@ -11,14 +11,12 @@ fails instead.
 from __future__ import annotations
 
 import pytest
+from conftest import LANES
 
 
 def _group(item) -> str | None:
     marks = [m.args[0] if m.args else m.kwargs.get("name", "default") for m in item.iter_markers("xdist_group")]
     return "_".join(sorted(set(map(str, marks)))) or None
-
-
-LANES = {"cluster": "ray_cluster", "slow": "ray"}  # marker -> the group tests/conftest.py gives it
 
 
 @pytest.mark.xdist_group("lanes_check")  # at least this test is grouped, when it runs alone too
