@@ -12,6 +12,13 @@ The first signal becomes a KeyboardInterrupt (SIGTERM too: the default would kil
 without shutting Ray down or releasing the results folder). A second one is ignored, so the
 clean-up it started (Ray shut down, temporary folders removed, the lock released) finishes; a
 third exits at once with 130.
+
+Ray's start-up and the import of Ray's libraries run in a `deferred` block: a signal there is held
+until the block ends. A KeyboardInterrupt (or the `sys.exit` of the SIGTERM handler ray.init
+installs) raised half-way through `ray.init` or through an import of C extensions left Ray or the
+modules half-made; the driver then printed its line and died with SIGABRT, SIGSEGV or SIGINT, or
+exited 1 with a RuntimeError, instead of 130 (measured, 2026-12-01: a SIGTERM sent 3.6-5.8 s after
+the plan line on a loaded machine).
 """
 
 from __future__ import annotations
@@ -20,10 +27,56 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_install = signal.signal  # `deferred` replaces signal.signal inside its block
+
+
+@contextlib.contextmanager
+def deferred(*, adopt: bool = True) -> Iterator[None]:
+    """A block that SIGINT / SIGTERM do not cut short (see the module docstring).
+
+    Inside, a signal is only recorded (a third one exits at once with 130), and `signal.signal` calls
+    for these two signals made by the block's code (ray.init installs a SIGTERM handler that calls
+    sys.exit) are held back. When the block ends, each signal gets the handler it had before the block
+    (`adopt=False`: the caller owns the signals) or the last one the block's code installed
+    (`adopt=True`: as if installed now). Then the first recorded signal is delivered to it, when the
+    block ended normally: a KeyboardInterrupt (or SystemExit) comes out of the `with`.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signal.signal works there only
+        yield
+        return
+    received: list[int] = []
+
+    def record(signum, frame) -> None:
+        received.append(signum)
+        if len(received) >= 3:
+            os._exit(EXIT_INTERRUPTED)
+
+    before = {sig: _install(sig, record) for sig in SIGNALS}
+    installed: dict[int, Any] = {}
+
+    def hold_back(signum, handler):
+        if signum in before and threading.current_thread() is threading.main_thread():
+            previous = installed.get(signum, before[signum])
+            installed[signum] = handler
+            return previous
+        return _install(signum, handler)
+
+    outer, signal.signal = signal.signal, hold_back
+    try:
+        yield
+    finally:
+        signal.signal = outer
+        for sig in SIGNALS:
+            handler = installed.get(sig, before[sig]) if adopt else before[sig]
+            _install(sig, signal.SIG_DFL if handler is None else handler)  # None: C code's, not restorable
+    if received:  # reached only when the block ended normally
+        signal.raise_signal(received[0])
 
 
 class Signals:
@@ -36,18 +89,12 @@ class Signals:
         self._saved: dict[int, Any] = {}
 
     def __enter__(self) -> Signals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in SIGNALS:
             self._saved[sig] = signal.signal(sig, self._handle)
         hook = sys.unraisablehook
 
-        def quiet_interrupts(unraisable) -> None:  # an interrupt Python swallowed: `rearm` delivers it
-            exc = unraisable.exc_value
-            if isinstance(exc, SystemExit) and exc.code in (signal.SIGTERM, signal.SIGINT):
-                # Ray's own SIGTERM handler (installed by ray.init) ran sys.exit(signum) where Python
-                # ignores exceptions (logging's at-fork lock release; measured): count it as ours.
-                self.received += 1
-                return
-            if not isinstance(exc, KeyboardInterrupt):
+        def quiet_interrupts(unraisable) -> None:  # no traceback for an interrupt Python swallowed
+            if not isinstance(unraisable.exc_value, KeyboardInterrupt):
                 hook(unraisable)
 
         sys.unraisablehook = quiet_interrupts
@@ -62,16 +109,9 @@ class Signals:
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
 
-    def rearm(self) -> None:
-        """Take the signals back after `ray.init`, which installs SIGTERM handlers of its own (they
-        call sys.exit from inside Tune's loop, and the driver died with SIGABRT, measured)."""
-        for sig in self._saved:
-            signal.signal(sig, self._handle)
-        if self.received:
-            # A signal arrived while Ray started, and its KeyboardInterrupt was raised inside a
-            # callback whose exceptions Python ignores (logging's at-fork lock release, measured):
-            # had it propagated, this line would not run. Deliver it now.
-            raise KeyboardInterrupt
+    def deferred(self) -> contextlib.AbstractContextManager[None]:
+        """`deferred(adopt=False)`: Ray's start-up, with these handlers kept (see `deferred`)."""
+        return deferred(adopt=False)
 
     def _handle(self, signum, frame) -> None:
         self.received += 1
@@ -102,8 +142,8 @@ class NullSignals:
 
     received = 0
 
-    def rearm(self) -> None:
-        pass
+    def deferred(self):
+        return contextlib.nullcontext()
 
     def critical(self):
         return contextlib.nullcontext()

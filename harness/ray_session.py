@@ -120,7 +120,21 @@ def _stderr_captured() -> Iterator[list[str]]:
 
 
 def _init_kwargs() -> dict:
+    _no_crash_handler_in_driver()
     return dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
+
+
+def _no_crash_handler_in_driver() -> None:
+    """Make the driver's core worker without Ray's C++ crash handler. That handler also takes SIGTERM
+    (behind Python's back: `signal.getsignal` does not see it), so a SIGTERM during `ray.init` printed a
+    C++ stack ("*** SIGTERM received ...") and killed the driver with SIGABRT (measured). Ray reads this
+    switch, `RAY_DISABLE_FAILURE_SIGNAL_HANDLER` (documented for JVM users), into `ray_constants` when it
+    is imported and looks the constant up when it makes the core worker. Setting the constant, not the
+    variable, keeps it out of the environment of the processes the driver starts: the raylet and the
+    workers keep their crash handler. The CLIs enable `faulthandler` for the driver's own crashes."""
+    from ray._private import ray_constants
+
+    ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
 
 
 def start_local() -> None:

@@ -27,6 +27,7 @@ Exit codes: 0 every step ended 0; 1 some cell failed (the other steps still ran)
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import re
@@ -43,6 +44,7 @@ import yaml
 from harness import store
 from harness.config import load
 from harness.errors import ConfigError, HarnessError
+from harness.interrupts import deferred
 from harness.lock import ResultsLock, ResultsLockedError
 from harness.runner import git_provenance
 
@@ -297,8 +299,9 @@ def _execute(args: argparse.Namespace) -> int:
                     # steps took 45-138 s with a Ray per sweep, 19-79 s with one.
                     from harness import ray_session
 
-                    args.address = ray_session.start_local_head()
-                    record["ray"] = "one embedded instance for all steps"
+                    record["ray"] = "one embedded instance for all steps"  # `finally` shuts it down
+                    with deferred():  # Ctrl-C waits until Ray is up (harness/interrupts.py)
+                        args.address = ray_session.start_local_head()
                 code = run_step(step, results, args)
             wall = time.monotonic() - t0
             print(f"[{i}/{len(profile.steps)}] {sweep.name}: exit {code}, wall {wall:,.0f} s "
@@ -355,6 +358,7 @@ class _ToStderr(logging.Handler):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    faulthandler.enable(sys.__stderr__)  # a crash of the driver prints its Python stack (harness/ray_session.py)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not any(isinstance(h, _ToStderr) for h in progress.handlers):  # progress lines, whatever the verbosity

@@ -26,6 +26,7 @@ Ray is imported only here, in `harness.trials` (the trial and its callback) and 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import gc
 import hashlib
 import logging
@@ -167,28 +168,27 @@ def run(sweep: SweepConfig, cells: list[CellConfig], results_dir: Path, ctx: Run
     progress = None
     storage = tempfile.mkdtemp(prefix=_tune_dir_prefix(results_dir))
     try:
-        try:
+        # Ray's start-up and the imports of Ray's libraries (tune, and what `with_parameters` imports:
+        # pyarrow, pydantic) must not stop half-way: an interrupt there is delivered when they are done.
+        with signals.deferred():
             if address:
                 ray_session.join(address)
             else:
                 ray_session.start_local()
-        except SystemExit:  # SIGTERM while Ray starts: Ray's own handler calls sys.exit
-            raise KeyboardInterrupt from None
-        signals.rearm()
-        import ray
-        from ray import tune
+            import ray
+            from ray import tune
 
-        if not log.isEnabledFor(logging.INFO):
-            # A worker that dies is a failed row with its reason; Tune's ERROR traceback adds nothing (-v shows it).
-            logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
-        progress = Progress(len(cells), stream=out)
-        resources = sweep.resources.ray_resources(cluster_has_gpus=ray.cluster_resources().get("GPU", 0) > 0)
-        packs = packing.plan_run(cells, results_dir, resources, max_concurrent,
-                                 sweep.cells_per_trial if cells_per_trial is None else cells_per_trial)
-        ledger = packing.remote_ledger() if any(len(p) > 1 for p in packs) else None
-        if ledger is not None:
-            log.info("%d cells in %d trials (cells_per_trial=%s)", len(cells), len(packs), cells_per_trial)
-        trainable = tune.with_resources(tune.with_parameters(trials.trainable, ctx=ctx, ledger=ledger), resources)
+            if not log.isEnabledFor(logging.INFO):
+                # A worker that dies is a failed row with its reason; Tune's ERROR traceback adds nothing (-v shows it).
+                logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+            progress = Progress(len(cells), stream=out)
+            resources = sweep.resources.ray_resources(cluster_has_gpus=ray.cluster_resources().get("GPU", 0) > 0)
+            packs = packing.plan_run(cells, results_dir, resources, max_concurrent,
+                                     sweep.cells_per_trial if cells_per_trial is None else cells_per_trial)
+            ledger = packing.remote_ledger() if any(len(p) > 1 for p in packs) else None
+            if ledger is not None:
+                log.info("%d cells in %d trials (cells_per_trial=%s)", len(cells), len(packs), cells_per_trial)
+            trainable = tune.with_resources(tune.with_parameters(trials.trainable, ctx=ctx, ledger=ledger), resources)
         by_name = {packing.trial_name(p): p for p in packs}
         configs = [packing.trial_config(p) for p in packs]
         prior: dict[str, int] = {}
@@ -344,6 +344,7 @@ def _execute(args: argparse.Namespace, state: _Run, signals: Signals) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    faulthandler.enable(sys.__stderr__)  # a crash of the driver prints its Python stack (harness/ray_session.py)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     state = _Run()

@@ -34,7 +34,7 @@ import yaml
 from harness import store
 from harness.config import CellConfig, load, parse, resolve
 from harness.errors import ConfigError
-from harness.interrupts import Signals
+from harness.interrupts import Signals, deferred
 from harness.lock import ResultsLock, ResultsLockedError
 from harness.sweep import clean_tune_dirs, pending, select, write_config
 
@@ -196,21 +196,50 @@ def test_an_interrupt_waits_for_a_cell_write_to_finish():
             time.sleep(1)
 
 
-def test_a_sigterm_exit_that_python_swallowed_during_ray_start_is_delivered_by_rearm():
-    # Ray's SIGTERM handler calls sys.exit(15); raised inside logging's at-fork lock release, Python
-    # reports it to sys.unraisablehook and goes on (the sweep then ran to the end with exit 0, measured).
+@pytest.fixture
+def own_handlers():
+    """Give pytest its SIGINT / SIGTERM handlers back: an interrupted Signals keeps its own for the
+    exit of the command."""
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    hook = sys.unraisablehook
-    try:
-        with Signals() as signals:
-            sys.unraisablehook(types.SimpleNamespace(exc_type=SystemExit, exc_value=SystemExit(signal.SIGTERM),
-                                                     exc_traceback=None, err_msg=None, object=None))
-            with pytest.raises(KeyboardInterrupt):
-                signals.rearm()
-    finally:  # an interrupted Signals keeps its handlers for the exit of the command: give pytest its own back
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-        sys.unraisablehook = hook
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_a_signal_during_ray_start_up_waits_and_ray_does_not_take_sigterm(own_handlers):
+    # ray.init installs a SIGTERM handler that calls sys.exit: raised half-way through ray.init or an
+    # import, it left Ray or modules half-made (the driver died with SIGABRT/SIGSEGV/SIGINT, measured).
+    done = []
+    with Signals() as signals:
+        with pytest.raises(KeyboardInterrupt):
+            with signals.deferred():
+                signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init does
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                done.append("Ray is up")  # not cut short
+        assert done == ["Ray is up"] and signals.received == 1
+        assert signal.getsignal(signal.SIGTERM) == signals._handle  # ours, not the one installed inside
+
+
+def test_deferred_adopts_the_handlers_installed_inside_and_delivers_the_signal_to_them(own_handlers):
+    got, python_signal = [], signal.signal
+    with deferred():  # harness.reproduce: no Signals of its own
+        signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+        assert got == []
+    assert got == [signal.SIGTERM]
+    with deferred():  # nothing received: nothing delivered, and signal.signal is Python's again
+        pass
+    assert got == [signal.SIGTERM] and signal.signal is python_signal
+
+
+def test_a_third_signal_during_ray_start_up_exits_at_once_with_130():
+    script = ("import os, signal, time\nfrom harness.interrupts import deferred\nwith deferred():\n"
+              "    for _ in range(3):\n        os.kill(os.getpid(), signal.SIGINT)\n        time.sleep(0.05)\n"
+              "    print('not reached')\n")
+    res = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 130 and res.stdout == "" and "Traceback" not in res.stderr
 
 
 # -- 4: one driver per results folder ---------------------------------------------------------------------

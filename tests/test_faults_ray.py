@@ -178,6 +178,38 @@ def test_interrupt_during_ray_start_up_has_no_traceback(tmp_path, sig):
     assert wait_gone(proc.pid) == []
 
 
+def test_sigterm_inside_ray_init_waits_for_ray_to_be_up():
+    """The SIGTERM lands inside ray.init, right after the driver's core worker was made (then Ray's
+    sys.exit handler and its C++ crash handler both hold SIGTERM): Ray comes up, and the interrupt
+    is raised after, once. Before the fix the driver printed a C++ stack and died with SIGABRT."""
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from harness import ray_session
+        from harness.interrupts import Signals
+        import ray._private.worker as worker
+
+        real_connect = worker.connect
+        def connect(*args, **kwargs):
+            real_connect(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)
+        worker.connect = connect
+        with Signals() as signals:
+            try:
+                with signals.deferred():
+                    ray_session.start_local()
+                    print("ray is up", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+                ray_session.shutdown()
+                sys.exit(130)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          start_new_session=True)
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert proc.stdout == "ray is up\ninterrupted\n"
+    assert "SIGTERM received" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+
+
 def test_embedded_ray_is_its_own_instance_on_loopback_only(tmp_path):
     """With a stale cluster record on the machine, the embedded Ray starts at once, on its own GCS,
     and every port of its processes listens on 127.0.0.1 only."""
