@@ -65,7 +65,7 @@ def deferred(*, adopt: bool = True) -> Iterator[None]:
             previous = installed.get(signum, before[signum])
             installed[signum] = handler
             return previous
-        return _install(signum, handler)
+        return outer(signum, handler)  # another signal, or another thread (where Python raises)
 
     outer, signal.signal = signal.signal, hold_back
     try:
