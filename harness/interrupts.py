@@ -93,9 +93,18 @@ class Signals:
             self._saved[sig] = signal.signal(sig, self._handle)
         hook = sys.unraisablehook
 
-        def quiet_interrupts(unraisable) -> None:  # no traceback for an interrupt Python swallowed
+        def quiet_interrupts(unraisable) -> None:
             if not isinstance(unraisable.exc_value, KeyboardInterrupt):
                 hook(unraisable)
+            elif self.received == 1:
+                # Python ignored our KeyboardInterrupt: it was raised inside a __del__ or an at-fork
+                # callback. Had it been counted, the run would go on and the next Ctrl-C be ignored as a
+                # second one. Send the signal again, a moment later from a thread, so that it is raised
+                # where it can end the run.
+                self.received = 0
+                resend = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+                resend.daemon = True
+                resend.start()
 
         sys.unraisablehook = quiet_interrupts
         return self

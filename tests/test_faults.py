@@ -206,6 +206,19 @@ def own_handlers():
         signal.signal(sig, handler)
 
 
+def test_an_interrupt_python_swallowed_is_sent_again(own_handlers):
+    class Dropped:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.5)  # our KeyboardInterrupt is raised here, inside __del__: Python ignores it
+
+    with Signals() as signals:
+        with pytest.raises(KeyboardInterrupt):
+            Dropped()
+            time.sleep(5)  # sent again: raised here, where it ends the run
+        assert signals.received == 1
+
+
 def test_a_signal_during_ray_start_up_waits_and_ray_does_not_take_sigterm(own_handlers):
     # ray.init installs a SIGTERM handler that calls sys.exit: raised half-way through ray.init or an
     # import, it left Ray or modules half-made (the driver died with SIGABRT/SIGSEGV/SIGINT, measured).
