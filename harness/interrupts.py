@@ -16,9 +16,9 @@ third exits at once with 130.
 Ray's start-up and the import of Ray's libraries run in a `deferred` block: a signal there is held
 until the block ends. A KeyboardInterrupt (or the `sys.exit` of the SIGTERM handler ray.init
 installs) raised half-way through `ray.init` or through an import of C extensions left Ray or the
-modules half-made; the driver then printed its line and died with SIGABRT, SIGSEGV or SIGINT, or
-exited 1 with a RuntimeError, instead of 130 (measured, 2026-12-01: a SIGTERM sent 3.6-5.8 s after
-the plan line on a loaded machine).
+modules half-made; the driver then printed its line and died with SIGABRT or SIGINT (with Ray's
+C++ crash handler off: SIGSEGV, or exit 1 with a RuntimeError) instead of exiting 130 (measured,
+2026-12-01, a SIGTERM 0.2-7.2 s after the plan line on a loaded machine: scripts/interrupt_startup.py).
 """
 
 from __future__ import annotations
