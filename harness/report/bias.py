@@ -350,13 +350,16 @@ def additive_scores(groups: dict[str, list], space: str, archs) -> np.ndarray:
 def score_param_correlation(cells: pd.DataFrame, trajectory: pd.DataFrame, sizes: dict) -> pd.DataFrame:
     """Per cell: Spearman of the method's architecture score with params (module docstring, item 4)."""
     ok = labelled(cells[cells["status"] == store.STATUS_OK])
+    by_cell = dict(tuple(trajectory.groupby("cell_id", sort=False)))  # one pass, not a filter per cell
+    archs: dict[tuple, tuple[str, ...]] = {}  # size key -> its distribution's archs, made once
     rows = []
     for _, cell in ok.iterrows():
-        s = sizes.get(size_key(cell))
+        key = size_key(cell)
+        s = sizes.get(key)
         if s is None or cell["_method"] in ("random", "most_params"):
             continue
-        traj = trajectory[trajectory["cell_id"] == cell["cell_id"]]
-        if traj.empty:
+        traj = by_cell.get(cell["cell_id"])
+        if traj is None or traj.empty:
             continue
         if cell["_method"] == "zero_cost":
             scores, params = traj["score"].astype(float).to_numpy(), s.params(traj["alpha_arch"])
@@ -366,7 +369,9 @@ def score_param_correlation(cells: pd.DataFrame, trajectory: pd.DataFrame, sizes
             if not isinstance(step["scores_json"], str):
                 continue
             dist = s.distribution()
-            scores = additive_scores(json.loads(step["scores_json"]), cell["space"], dist["arch"])
+            if key not in archs:
+                archs[key] = tuple(dist["arch"])
+            scores = additive_scores(json.loads(step["scores_json"]), cell["space"], archs[key])
             params = dist["params_m"].to_numpy()
             kind = ("sum of op scores over every cell of the space" if s.exact
                     else f"sum of op scores over {len(dist):,} uniformly sampled cells")
