@@ -215,7 +215,8 @@ def labelled(cells: pd.DataFrame) -> pd.DataFrame:
     are not repeated (`_distinguishing`); the sweep's config.yaml holds every cell's full settings.
     """
     cells = cells.assign(_method=method_column(cells))
-    labels = [method_label(r) for _, r in cells.iterrows()]
+    present = [c for c in _LABEL_COLUMNS if c in cells]  # what method_label reads
+    labels = [method_label(r) for r in cells[present].to_dict("records")]  # not iterrows: a Series per row
     cells = cells.assign(label=pd.Series(labels, index=cells.index, dtype=object))
     settings = settings_frame(cells)
     varying: dict[str, list[str]] = {}
