@@ -120,7 +120,6 @@ def _stderr_captured() -> Iterator[list[str]]:
 
 
 def _init_kwargs() -> dict:
-    _no_crash_handler_in_driver()
     return dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
 
 
@@ -144,6 +143,7 @@ def start_local() -> None:
 
     if ray.is_initialized():
         return
+    _no_crash_handler_in_driver()
     try:
         ray.init(address="local", include_dashboard=False, **_init_kwargs())
     except Exception as exc:  # noqa: BLE001  (Ray's start-up errors vary; the user needs one line)
@@ -207,6 +207,7 @@ def join(address: str) -> None:
 
     if ray.is_initialized():
         return
+    _no_crash_handler_in_driver()
     chain = ""
     with _stderr_captured() as captured:
         try:
