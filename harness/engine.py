@@ -34,6 +34,13 @@ on many seeds).
   4. wherever the reference net is scored (not fused), with levers 1-2: every `nn.AvgPool2d` runs in channels-last
      memory order (spaces/_fast/_pool.py): bit-identical forward and backward, 2.4-4.4x faster at
      NB201's batch-64 shapes, where NCHW pooling was 37 % of a labelled scoring pass.
+  5. prefix reuse, where the space sets `SpaceSpec.prefix_reuse_supernet` and no fused net is used
+     (MobileNet, spaces/_fast/mobilenet_prefix.py): a net over the reference net's own modules whose
+     forward starts again at the first block whose alpha row changed, reusing the earlier blocks'
+     outputs and their retained autograd graph; the backward still runs through every block.
+     Bit-identical scores (no sum is re-associated), so no close calls. Iterative searches only (a
+     one-shot search has one pass: retaining its graph would only hold memory), not with
+     `reinit_weights_each_step`.
 
 Close calls: an iterative removal chosen on a fused net's scores is re-decided on the reference net's
 scores (`Run.close_call` / `Run.reference_scores`, one extra pass with levers 1 and 4, bit-identical to
@@ -84,7 +91,8 @@ class Run(AbstractContextManager):
     freezes the weights' `requires_grad` and gives the final alive masks back to the reference net).
     """
 
-    def __init__(self, engine: str, ref: Supernet, space, *, reinit_each_step: bool, fuse: bool = True) -> None:
+    def __init__(self, engine: str, ref: Supernet, space, *, reinit_each_step: bool, fuse: bool = True,
+                 reuse: bool = True) -> None:
         self.engine = check_engine(engine)
         self.ref, self.space = ref, space
         self.fast = engine == "fast"
@@ -97,13 +105,24 @@ class Run(AbstractContextManager):
         # Lever 2 holds only while the forward of the remaining ops cannot change.
         skip = self.fast and ref.alpha_transform == "raw" and not reinit_each_step
         self._zero = {g: set(cols) for g, cols in zero_ops(space, ref).items()} if skip else {}
+        # Lever 5 only where a later pass can reuse: not one-shot (one pass; `reuse=False`), not when every
+        # step re-initialises the weights.
+        self._reuse_allowed = reuse and not reinit_each_step
 
     def __enter__(self) -> Run:
         if self.fast:
             self.net = self._fuse()
             if self.net is self.ref:
                 self._ref_levers()
+                self.net = self._prefix_reuse()
         return self
+
+    def _prefix_reuse(self) -> Supernet:
+        """Lever 5: the space's exact net over the reference net's own modules (`SpaceSpec.prefix_reuse_supernet`),
+        which runs again only the part of the forward a removal changed; else the reference net."""
+        factory = getattr(self.space, "prefix_reuse_supernet", None)
+        net = factory(self.ref) if factory is not None and self._reuse_allowed else None
+        return self.ref if net is None else net
 
     def _ref_levers(self) -> None:
         """Levers 1 and 4 on the reference net, once: when it is scored unfused, or at the first close
@@ -232,7 +251,8 @@ def fusion_is_exact_enough(ref: Supernet, batch, alpha_scale_ratio: float = 1.0)
 def start(engine: str, ref: Supernet, space, settings, batch, *, fuse: bool = True) -> Run:
     """The engine state for one `harness.freedarts.search` (use with `with`); `fuse=False`: never fuse."""
     return Run(engine, ref, space, reinit_each_step=settings.reinit_weights_each_step,
-               fuse=fuse and fusion_is_exact_enough(ref, batch, settings.alpha_scale_ratio))
+               fuse=fuse and fusion_is_exact_enough(ref, batch, settings.alpha_scale_ratio),
+               reuse=settings.mode != "oneshot")
 
 
 # -- comparing the two engines (tests/test_engines.py, scripts/check_engines.py) --------------------

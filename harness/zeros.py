@@ -76,7 +76,7 @@ def score(net: Supernet, batch: Batch, *, step: int | None = None) -> ZerosResul
     x = batch.x.to(device=next(iter(net.alphas.values())).device, dtype=dtype)
     logits = net(x)
     loss = _loss(logits, batch)
-    loss.backward()
+    loss.backward(retain_graph=getattr(net, "reuses_graph", False))  # the next pass may reuse part of it
     scores = {}
     for group, alpha in net.alphas.items():
         grad = alpha.grad if alpha.grad is not None else torch.zeros_like(alpha)

@@ -21,7 +21,7 @@ from typing import Any
 from archcodec import registry
 from spaces import darts, mobilenet, nasbench1shot1, nasbench201
 from spaces._fast import darts as _fast_darts, nasbench1shot1 as _fast_nasbench1shot1
-from spaces._fast import nasbench201 as _fast_nasbench201
+from spaces._fast import mobilenet_prefix as _fast_mobilenet_prefix, nasbench201 as _fast_nasbench201
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class SpaceSpec:
         fast_supernet: optional `(prepared reference supernet) -> fused Supernet` (or None for a
             configuration it does not fuse), used by the fast ZEROS engine (harness/engine.py,
             spaces/_fast/); None = the fast engine runs the reference supernet with its generic levers.
+        prefix_reuse_supernet: optional `(prepared reference supernet) -> Supernet` (or None) whose
+            scores are the reference's bit for bit but whose forward reruns only the blocks a removal
+            changed (the engine's lever 5; for spaces whose rows belong to successive blocks, not to
+            one shared cell). Used when no fused net is.
     """
 
     name: str
@@ -74,6 +78,7 @@ class SpaceSpec:
     discrete_network: Callable | None = None  # (genotype, num_classes, options) -> nn.Module at init
     all_genotypes: Callable | None = None  # () -> every genotype, where the space is small enough (NB201)
     fast_supernet: Callable | None = None  # (reference supernet) -> fused Supernet (spaces/_fast/)
+    prefix_reuse_supernet: Callable | None = None  # (reference supernet) -> exact net that reruns only changed blocks
 
     def alpha_scale_default(self, options: Any) -> float:
         """The a of alpha = a * randn for these space options (`default_alpha_scale_for` if set)."""
@@ -136,11 +141,12 @@ SPACES: dict[str, SpaceSpec] = registry.build((
         row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
         op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
         flops=mobilenet.flops,
-        # No fused net: spaces/_fast/mobilenet.py measured no faster than this net with the engine's levers 1 and 4
+        # No fused net (lever 5 instead: the reference net's blocks, rerun from the first changed one): spaces/_fast/mobilenet.py measured no faster than this net with the engine's levers 1 and 4
         # (full supernet 0.58-0.60 vs 0.60 s a pass, 4/7 pruned 0.22 vs 0.22 s; scripts/bench_fused.py), and its
         # float32 re-association cost 24 close-call passes and a different architecture on seed 0. Unfused, the
         # fast engine is bit-identical to the reference and faster: 1.93x one-shot, 1.97x iterative (README).
         fast_supernet=None,
+        prefix_reuse_supernet=_fast_mobilenet_prefix.prefix_reuse_supernet,
     ),
     SpaceSpec(
         name=darts.NAME,

@@ -66,10 +66,14 @@ class Supernet(nn.Module):
         return [k for k in self.state_dict() if not k.startswith("alphas.")]
 
     # -- forward helpers ----------------------------------------------------------------------------
-    def mixing_weights(self, group: str) -> torch.Tensor:
-        """[rows, ops] weights the forward multiplies op outputs by; pruned ops get exactly 0."""
+    def mixing_weights(self, group: str, alive: torch.Tensor | None = None) -> torch.Tensor:
+        """[rows, ops] weights the forward multiplies op outputs by; pruned ops get exactly 0.
+
+        `alive`: the mask to use instead of the group's live one (a net whose autograd graph outlives a
+        removal passes a copy: the product saves the mask for the backward, and pruning writes into the live one).
+        """
         alpha = self.alphas[group]
-        alive = self.alive(group)
+        alive = self.alive(group) if alive is None else alive
         if self.alpha_transform == "raw":
             return alpha * alive
         return torch.softmax(alpha.masked_fill(~alive, float("-inf")), dim=-1)

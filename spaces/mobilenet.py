@@ -190,7 +190,7 @@ class _Backbone(nn.Module):
                                          _bn(lay.feature_mix), nn.ReLU6(inplace=True))
         self.classifier = nn.Linear(lay.feature_mix, num_classes)
 
-    def _head(self, x: torch.Tensor) -> torch.Tensor:
+    def head(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.feature_mix(x).mean(dim=(2, 3)))
 
 
@@ -257,13 +257,17 @@ class MobileNetSupernet(Supernet, _Backbone):
                 x = self._code_forward_block(b, x, probs, alive[b])
             expected = self._fixed_macs + (probs.to(torch.float64) * self._op_macs.to(probs.device)).sum()
             scale = 0.2 * (torch.log(expected) / math.log(FLOPS_REF)) ** 0.3
-            return self._head(x) * scale.to(x.dtype)
+            return self.head(x) * scale.to(x.dtype)
         w = self.mixing_weights(GROUP)
-        for b, block in enumerate(self.blocks):
-            c_in, c_out, stride = self.lay.blocks[b]
-            out = sum(op(x) * w[b, k] for k, op in enumerate(block) if alive[b][k])
-            x = out + x if (stride == 1 and c_in == c_out) else out
-        return self._head(x)
+        for b in range(N_BLOCKS):
+            x = self.block(b, x, w, alive[b])
+        return self.head(x)
+
+    def block(self, b: int, x: torch.Tensor, w: torch.Tensor, alive_row: list[bool]) -> torch.Tensor:
+        """Searchable block `b` (paper mode): shortcut(x) + sum over its alive options of w[b, k] * op_k(x)."""
+        c_in, c_out, stride = self.lay.blocks[b]
+        out = sum(op(x) * w[b, k] for k, op in enumerate(self.blocks[b]) if alive_row[k])
+        return out + x if (stride == 1 and c_in == c_out) else out
 
 
 def build_supernet(options: MobileNetOptions, num_classes: int, input_size: int, *,
@@ -292,7 +296,7 @@ class DiscreteNetwork(_Backbone):
         x = self.first(self.stem(x))
         for block, res in zip(self.blocks, self.residual):
             x = block(x) + x if res else block(x)
-        return self._head(x)
+        return self.head(x)
 
 
 @functools.lru_cache(maxsize=256)
