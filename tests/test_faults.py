@@ -4,8 +4,8 @@ Items (numbers of the issue): 1 leftover temp files, 2 unreadable part files (qu
 checksums), 4 the results-folder lock, 6 planning a big grid, 7 a directory as the sweep file,
 8 typed `--only`, 9 an unreachable `--address`, 12 stale temporary folders, 13 statuses and exit
 codes (old rows upgraded). Item 5 (corrupt tables, worker copies) is in test_faults_tables.py,
-10 (no code from data files) in test_safe_loading.py, 3, 11, 15 (interrupts, the embedded Ray) in
-test_faults_ray.py, 14 (a real `ray start --head`) in test_cluster_head.py.
+10 (no code from data files) in test_safe_loading.py, 3 (the interrupt handler) in test_interrupts.py,
+3, 11, 15 (interrupts of real runs, the embedded Ray) in test_faults_ray.py, 14 (a real `ray start --head`) in test_cluster_head.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import dataclasses
 import io
 import logging
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -34,7 +33,7 @@ import yaml
 from harness import store
 from harness.config import CellConfig, load, parse, resolve
 from harness.errors import ConfigError
-from harness.interrupts import Signals, deferred
+from harness.interrupts import Signals
 from harness.lock import ResultsLock, ResultsLockedError
 from harness.sweep import clean_tune_dirs, pending, select, write_config
 
@@ -178,81 +177,6 @@ def test_a_flipped_bit_never_reads_as_another_value(tmp_path):
     finally:
         logging.disable(logging.NOTSET)
     assert detected >= 8  # at least every flip of the stored value itself
-
-
-# -- 3: the interrupt handler (the CLI runs are in test_faults_ray.py) ----------------------------------
-def test_an_interrupt_waits_for_a_cell_write_to_finish():
-    done = []
-    with Signals() as signals:
-        with pytest.raises(KeyboardInterrupt):
-            with signals.critical():
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(0.05)
-                done.append("written")  # not cut short
-        assert done == ["written"]
-    with Signals():
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)
-
-
-@pytest.fixture
-def own_handlers():
-    """Give pytest its SIGINT / SIGTERM handlers back: an interrupted Signals keeps its own for the
-    exit of the command."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
-def test_an_interrupt_python_swallowed_is_sent_again(own_handlers):
-    class Dropped:
-        def __del__(self):
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.5)  # our KeyboardInterrupt is raised here, inside __del__: Python ignores it
-
-    with Signals() as signals:
-        with pytest.raises(KeyboardInterrupt):
-            Dropped()
-            time.sleep(5)  # sent again: raised here, where it ends the run
-        assert signals.received == 1
-
-
-def test_a_signal_during_ray_start_up_waits_and_ray_does_not_take_sigterm(own_handlers):
-    # ray.init installs a SIGTERM handler that calls sys.exit: raised half-way through ray.init or an
-    # import, it left Ray or modules half-made (the driver died with SIGABRT/SIGSEGV/SIGINT, measured).
-    done = []
-    with Signals() as signals:
-        with pytest.raises(KeyboardInterrupt):
-            with signals.deferred():
-                signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init does
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(0.05)
-                done.append("Ray is up")  # not cut short
-        assert done == ["Ray is up"] and signals.received == 1
-        assert signal.getsignal(signal.SIGTERM) == signals._handle  # ours, not the one installed inside
-
-
-def test_deferred_adopts_the_handlers_installed_inside_and_delivers_the_signal_to_them(own_handlers):
-    got, python_signal = [], signal.signal
-    with deferred():  # harness.reproduce: no Signals of its own
-        signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.05)
-        assert got == []
-    assert got == [signal.SIGTERM]
-    with deferred():  # nothing received: nothing delivered, and signal.signal is Python's again
-        pass
-    assert got == [signal.SIGTERM] and signal.signal is python_signal
-
-
-def test_a_third_signal_during_ray_start_up_exits_at_once_with_130():
-    script = ("import os, signal, time\nfrom harness.interrupts import deferred\nwith deferred():\n"
-              "    for _ in range(3):\n        os.kill(os.getpid(), signal.SIGINT)\n        time.sleep(0.05)\n"
-              "    print('not reached')\n")
-    res = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert res.returncode == 130 and res.stdout == "" and "Traceback" not in res.stderr
 
 
 # -- 4: one driver per results folder ---------------------------------------------------------------------
@@ -464,7 +388,6 @@ def test_a_pack_tune_gave_up_on_with_retries_left_runs_again_else_gets_a_failed_
     """Tune recovers only RUNNING trials: a retry that fails while it starts (placed on a node that
     has just left) ends the trial with retries left. Such a pack goes to the next round; one that
     used its retries gets a `failed` row naming its attempts."""
-    import types as _types
 
     from harness.progress import Progress
     from harness.runner import RunContext
@@ -474,7 +397,7 @@ def test_a_pack_tune_gave_up_on_with_retries_left_runs_again_else_gets_a_failed_
     ctx = RunContext(sweep="x", benchmark="none")
 
     def trial(cell, failures):
-        return _types.SimpleNamespace(config={"trial": {"pack": cell.cell_id}}, num_failures=failures,
+        return types.SimpleNamespace(config={"trial": {"pack": cell.cell_id}}, num_failures=failures,
                                       get_error=lambda: "RayActorError: the actor died\n")
 
     requeue: dict[str, int] = {}
