@@ -2,7 +2,8 @@
 
 An iterative re-score reruns only the blocks from the one whose alpha row changed, on the reference
 net's own modules, and backpropagates through the kept graph of the earlier ones: the scores must be the
-reference engine's bit for bit at every step, and the blocks run must be exactly those. The net starts
+reference engine's bit for bit at every step, and the blocks run must be exactly those (in float64 too,
+where each pass casts the batch to a new tensor: equal values, so the prefix is still reused). The net starts
 again from the stem when anything but the mask changed, and the engine does not use it where a pass
 changes more than the mask (code mode's sampled paths, re-initialised weights) or there is one pass.
 """
@@ -29,7 +30,7 @@ def _open_rows(net, rows) -> None:
     net.set_alive(mobilenet.GROUP, mask)
 
 
-@pytest.mark.parametrize("kw", [{}, {"transform": "softmax"}, {"bn_mode": "eval"}])
+@pytest.mark.parametrize("kw", [{}, {"transform": "softmax"}, {"bn_mode": "eval"}, {"dtype": "float64"}])
 def test_mobilenet_prefix_reuse_reruns_only_the_changed_blocks_bit_for_bit(monkeypatch, kw):
     calls = []
     block = mobilenet.MobileNetSupernet.block
