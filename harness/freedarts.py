@@ -143,11 +143,11 @@ def search(net: Supernet, batch: Batch, space: SpaceSpec, settings: SearchSettin
     `engine` (harness/engine.py): "reference" scores `net` itself after every removal; "fast" runs
     the same loop with exact levers (alpha-only gradients, no re-score after removing a `none` op
     under raw alpha, the space's fused supernet except for labelled float32 batches, MobileNet's prefix
-    reuse) and finds the
-    same architecture. A fused net computes the same sums in another order, with other intermediate
-    magnitudes: where it overflows and the reference net does not (measured: NB201 at alpha_scale 1,
-    whose activations grow ~16x a cell, overflows float32 in the fused BN's variance), the search
-    runs again on the reference net with the generic levers, from the same masks and RNG state.
+    reuse) and finds the same architecture. A fused net computes the same sums in another order, with
+    other intermediate magnitudes: where it overflows and the reference net does not (measured: NB201
+    at alpha_scale 1, whose activations grow ~16x a cell, overflows float32 in the fused BN's
+    variance), the search runs again on the reference net with the generic levers, from the same
+    masks and RNG state.
     """
     masks, rng = net.alive_masks(), torch.get_rng_state()
     with engine_.start(engine, net, space, settings, batch) as run:

@@ -141,10 +141,11 @@ SPACES: dict[str, SpaceSpec] = registry.build((
         row_names={mobilenet.GROUP: tuple(f"block{b + 1}" for b in range(mobilenet.N_BLOCKS))},
         op_names={mobilenet.GROUP: mobilenet.OPS},  # code_mode uses the first 6 columns
         flops=mobilenet.flops,
-        # No fused net (lever 5 instead: the reference net's blocks, rerun from the first changed one): spaces/_fast/mobilenet.py measured no faster than this net with the engine's levers 1 and 4
+        # No fused net: spaces/_fast/mobilenet.py measured no faster than this net with the engine's levers 1 and 4
         # (full supernet 0.58-0.60 vs 0.60 s a pass, 4/7 pruned 0.22 vs 0.22 s; scripts/bench_fused.py), and its
         # float32 re-association cost 24 close-call passes and a different architecture on seed 0. Unfused, the
-        # fast engine is bit-identical to the reference and faster: 1.93x one-shot, 1.97x iterative (README).
+        # fast engine is bit-identical to the reference and faster: 1.93x one-shot; iterative 2.77x with lever 5,
+        # the reference net's own blocks rerun from the first changed one (README).
         fast_supernet=None,
         prefix_reuse_supernet=_fast_mobilenet_prefix.prefix_reuse_supernet,
     ),

@@ -9,7 +9,7 @@ and runs the stem and the blocks before the first changed row again only when so
 (the input, alpha, or the first pass). The backward still runs through every block: the gradient that
 reaches an early block's alpha depends on every block after it.
 
-Scores are the reference's bit for bit (tests/test_engines.py compares every step):
+Scores are the reference's bit for bit (tests/test_engine_prefix_reuse.py compares every step):
 
 * the blocks run are the reference's `MobileNetSupernet.block` on the same module objects (no
   copied or fused weights), on inputs equal to the reference's;
@@ -34,6 +34,7 @@ from spaces._supernet import Supernet
 
 class PrefixReuseMobileNet(Supernet):
     """`MobileNetSupernet`'s logits and ZEROS scores, recomputing only the blocks a removal changed.
+    Paper mode only: build it with `prefix_reuse_supernet`, which refuses `code_mode`.
 
     Shares the reference net's modules, alpha and alive masks (a `set_alive` on either is seen by both).
     `blocks_run` counts the searchable blocks the forwards ran (benchmarks, tests).
@@ -42,8 +43,6 @@ class PrefixReuseMobileNet(Supernet):
     reuses_graph = True  # harness.zeros.score keeps the graph: the next pass backpropagates through its prefix
 
     def __init__(self, ref: mb.MobileNetSupernet) -> None:
-        if ref.options.code_mode:
-            raise ValueError("code_mode samples a path per block from the RNG every pass; it has no reusable prefix")
         super().__init__(ref.alpha_transform)
         self.ref = ref
         self.alphas = ref.alphas
