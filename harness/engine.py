@@ -46,7 +46,11 @@ Close calls: an iterative removal chosen on a fused net's scores is re-decided o
 scores (`Run.close_call` / `Run.reference_scores`, one extra pass with levers 1 and 4, bit-identical to
 the reference engine's scores at that state) when the removed op and the next candidate are within
 `CLOSE_CALL_GAP` of each other: a fused net's float re-association can reorder two such scores. One-shot
-and final derivations are not re-decided (NB201 one-shot: 300 of 300 seeds agree without).
+and final derivations are not re-decided (NB201 one-shot: 300 of 300 seeds agree without). The first close
+call also measures how far the fused scores are from the reference's at that state (`score_deviation`):
+where they are not an approximation at all (median relative deviation >= `NOISE_DEVIATION`: the scores
+are rounding noise, as FreeDARTS-D's on DARTS with train-mode BN, whose loss does not depend on alpha),
+no re-decision can make the two engines agree, and the search makes no more close calls.
 
     >>> with start("fast", net, space, settings, batch) as run:
     ...     result = zeros.score(run.net, batch)
@@ -102,6 +106,8 @@ class Run(AbstractContextManager):
         self._ref_ready = False
         self.net: Supernet = ref
         self.fused = False
+        # Median relative deviation of the fused scores from the reference's, measured at the first close call.
+        self.deviation: float | None = None
         # Lever 2 holds only while the forward of the remaining ops cannot change.
         skip = self.fast and ref.alpha_transform == "raw" and not reinit_each_step
         self._zero = {g: set(cols) for g, cols in zero_ops(space, ref).items()} if skip else {}
@@ -180,8 +186,9 @@ class Run(AbstractContextManager):
         """Whether a fused net's choice of `removals` may differ from the reference net's: some removed
         op's score is within `CLOSE_CALL_GAP` (relative) of the lowest other candidate of its pool (every
         group for the global pool, its own group per group). Never for an unfused net (its scores are
-        the reference's), nor between two exact zeros (`none` ops: 0 in both nets, same tie rule)."""
-        if not self.fused:
+        the reference's), nor between two exact zeros (`none` ops: 0 in both nets, same tie rule), nor once
+        the scores have shown to be rounding noise (`scores_are_noise`)."""
+        if not self.fused or self.scores_are_noise:
             return False
         for group, row, op in removals:
             pool = candidates if prune_pool == "global" else {group: candidates[group]}
@@ -201,13 +208,27 @@ class Run(AbstractContextManager):
                 return True
         return False
 
-    def reference_scores(self, batch, step: int | None = None) -> dict[str, torch.Tensor]:
+    @property
+    def scores_are_noise(self) -> bool:
+        """Whether the first close call found the fused scores no approximation of the reference's."""
+        return self.deviation is not None and self.deviation >= NOISE_DEVIATION
+
+    def reference_scores(self, batch, step: int | None = None, fused: dict[str, torch.Tensor] | None = None,
+                         candidates: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """ZEROS scores of the reference net at the fused net's current masks: one pass with levers 1 and
-        4, which give the reference engine's scores bit for bit (tests/test_engines.py)."""
+        4, which give the reference engine's scores bit for bit (tests/test_engines.py). The first call
+        given the fused net's `fused` scores of this state measures their deviation over `candidates`."""
         self._ref_levers()
         for g in self.ref.groups:
             self.ref.set_alive(g, self.net.alive(g))
-        return zeros.score(self.ref, batch, step=step).scores
+        scores = zeros.score(self.ref, batch, step=step).scores
+        if fused is not None and self.deviation is None:
+            self.deviation = score_deviation(fused, scores, candidates)
+            if self.scores_are_noise:
+                log.info("fused and reference ZEROS scores differ by a median %.2g (relative) at step %s: the "
+                         "scores are rounding noise, so no close call can make the engines agree; no more "
+                         "close calls in this search", self.deviation, step)
+        return scores
 
     def reinit_weights(self, *, abs_weights: bool) -> None:
         """Redraw the reference net's weights (same RNG draws as the reference engine), re-fuse."""
@@ -237,6 +258,31 @@ FUSE_ALPHA_RANGE = (0.1, 100.0)
 # candidates within 5e-2 (20 searches, CIFAR-10 and CIFAR-100): ~1.2 extra passes per 18-pass search.
 # With the rule: 100/100 seeds agree on CIFAR-10 and on CIFAR-100.
 CLOSE_CALL_GAP = 5e-2
+
+# The first close call's median relative deviation (fused vs reference scores, same state) at or above which
+# the scores are rounding noise and the search makes no more close calls. Measured at close calls
+# (float32, default alpha scale): NB201 FreeDARTS-D CIFAR-100 seeds 1, 2, 4: 6e-6 to 1e-4 (max over entries
+# 3e-5 to 7e-3), CIFAR-10 seeds 0-4: 2e-6 and 2e-5; NB1Shot1 FreeDARTS-D (train-mode BN: noise, but the
+# fused net reproduces it closely), seeds 3-9: 0 to 9e-5; DARTS 8-cell FreeDARTS-D, eval-mode BN, seed 0: 0
+# at each of its 64 close calls (max 2e-7). DARTS 8-cell FreeDARTS-D, train-mode BN (logits = classifier
+# bias, so the scores are noise), seeds 0-4: 0.37 to 0.74 at the first close call, 0.09 to 0.82 over all
+# 52 (`python scripts/close_call_deviation.py --space darts --seeds 0-4`, 2026-12-01).
+NOISE_DEVIATION = 0.1
+
+
+def score_deviation(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor],
+                    where: dict[str, torch.Tensor] | None = None, q: float = 0.5) -> float:
+    """The `q` quantile (default the median, 1: the max; the lower value between two) over the entries of
+    `where` (group -> mask; default every entry of every group of `a`) of |a - b| / max(|a|, |b|); pairs of
+    zeros are skipped."""
+    where = {g: torch.ones_like(x, dtype=torch.bool) for g, x in a.items()} if where is None else where
+    devs = []
+    for g, m in where.items():
+        x, y = a[g][m].double(), b[g][m].double()
+        scale = torch.maximum(x.abs(), y.abs())
+        devs.append(((x - y).abs() / scale)[scale > 0])
+    d = torch.cat(devs) if devs else torch.zeros(0, dtype=torch.float64)
+    return float(torch.quantile(d, q, interpolation="lower")) if d.numel() else 0.0
 
 
 def fusion_is_exact_enough(ref: Supernet, batch, alpha_scale_ratio: float = 1.0) -> bool:

@@ -189,9 +189,10 @@ def _search(run: engine_.Run, batch: Batch, space: SpaceSpec, settings: SearchSe
         gen_state = gen.get_state() if run.fused else None  # a close call draws the choice again from here
         removals = _choose(result.scores, alive, settings, gen, prunable, keep)
         scores_used = result.scores
-        if run.fused and run.close_call(result.scores, removals, eligible(alive, prunable, keep), settings.prune_pool):
+        candidates = eligible(alive, prunable, keep) if run.fused else None
+        if run.fused and run.close_call(result.scores, removals, candidates, settings.prune_pool):
             # Fast engine, fused net: too close to call on its scores; decide on the reference net's.
-            scores_used = run.reference_scores(batch, step=len(steps))
+            scores_used = run.reference_scores(batch, step=len(steps), fused=result.scores, candidates=candidates)
             passes, close_calls = passes + 1, close_calls + 1
             gen.set_state(gen_state)
             removals = _choose(scores_used, alive, settings, gen, prunable, keep)
